@@ -1,0 +1,44 @@
+import { CacheConfigError } from '../core/errors.js';
+import { checkOptionNames, integerOption } from '../core/resolve-config.js';
+import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
+import type { ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import { DummyBackend } from './dummy.backend.js';
+import { FileSystemBackend } from './filesystem.backend.js';
+import { LocMemBackend } from './locmem.backend.js';
+
+const CULLING_OPTIONS = ['maxEntries', 'cullFrequency'];
+
+/** Builds the backend an entry names, checking the settings that backend needs. */
+export function createBackend(entry: ResolvedCacheEntry): CacheBackend {
+  if (typeof entry.backend === 'function') return new entry.backend(entry);
+  switch (entry.backend) {
+    case 'locmem':
+      checkOptionNames(entry, CULLING_OPTIONS);
+      return new LocMemBackend(singleLocation(entry) ?? '', cullingOptions(entry));
+    case 'filesystem': {
+      checkOptionNames(entry, CULLING_OPTIONS);
+      const directory = singleLocation(entry);
+      if (!directory) {
+        throw new CacheConfigError(`caches.${entry.alias}.location: the filesystem backend needs a directory, e.g. '/var/tmp/nest_cache'.`);
+      }
+      return new FileSystemBackend(directory, cullingOptions(entry));
+    }
+    case 'dummy':
+      checkOptionNames(entry, []);
+      return new DummyBackend();
+  }
+}
+
+function cullingOptions(entry: ResolvedCacheEntry) {
+  return {
+    maxEntries: integerOption(entry, 'maxEntries', 300, 1),
+    cullFrequency: integerOption(entry, 'cullFrequency', 3, 0),
+  };
+}
+
+function singleLocation(entry: ResolvedCacheEntry): string | undefined {
+  if (Array.isArray(entry.location)) {
+    throw new CacheConfigError(`caches.${entry.alias}.location: the ${String(entry.backend)} backend takes one location, not a list.`);
+  }
+  return entry.location;
+}

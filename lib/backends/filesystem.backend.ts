@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { addDelta } from '../core/cache.js';
+import { decodeValue, encodeValue } from '../core/serializer.js';
+import type { TtlMs } from '../core/timeouts.js';
+import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+
+export interface FileSystemOptions {
+  maxEntries: number;
+  cullFrequency: number;
+}
+
+const EXTENSION = '.ncache';
+const TEMP_EXTENSION = '.ncache-tmp';
+const MAGIC = Buffer.from('NCF1');
+// magic, expiry (float64, Infinity = never), length of the made key (uint32), then the key itself:
+// a file whose recorded key is not the one asked for (a hash collision) is never served.
+const HEADER_BYTES = MAGIC.length + 8 + 4;
+
+interface StoredFile {
+  expiresAt: number;
+  payload: Buffer;
+}
+
+/**
+ * One file per key, named by the SHA-256 of the made key. Every write goes to a temporary file
+ * that is then renamed over the target, so readers (in any process) see the old file or the new
+ * one, never half of one. `add` links the temporary file into place, which fails if the key
+ * exists: atomic across processes.
+ */
+export class FileSystemBackend implements CacheBackend {
+  constructor(
+    private readonly directory: string,
+    private readonly options: FileSystemOptions,
+  ) {}
+
+  async get(key: string): Promise<unknown> {
+    const stored = await this.read(key);
+    return stored === undefined ? MISS : decodeValue(stored.payload);
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.read(key)) !== undefined;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
+    const values = await Promise.all(keys.map((key) => this.get(key)));
+    const found = new Map<string, unknown>();
+    keys.forEach((key, index) => values[index] !== MISS && found.set(key, values[index]));
+    return found;
+  }
+
+  async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
+    const payload = encodeValue(value, key);
+    await this.cull();
+    await this.write(key, expiryOf(ttlMs), payload);
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
+    const payloads = entries.map(([key, value]) => [key, encodeValue(value, key)] as const);
+    await this.cull();
+    const expiresAt = expiryOf(ttlMs);
+    await Promise.all(payloads.map(([key, payload]) => this.write(key, expiresAt, payload)));
+    return [];
+  }
+
+  async add(key: string, value: unknown, ttlMs: TtlMs): Promise<boolean> {
+    const payload = encodeValue(value, key);
+    await this.cull();
+    const temp = await this.writeTemp(key, expiryOf(ttlMs), payload);
+    try {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          await link(temp, this.pathOf(key));
+          return true;
+        } catch (error) {
+          if (code(error) !== 'EEXIST') throw error;
+          // An expired file does not count as present: remove it and try once more.
+          if ((await this.read(key)) !== undefined) return false;
+        }
+      }
+      return false;
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  async incr(key: string, delta: number): Promise<number | bigint | Miss> {
+    const stored = await this.read(key);
+    if (stored === undefined) return MISS;
+    const next = addDelta(decodeValue(stored.payload), delta, key);
+    await this.write(key, stored.expiresAt, encodeValue(next, key));
+    return next;
+  }
+
+  async touch(key: string, ttlMs: TtlMs): Promise<boolean> {
+    const stored = await this.read(key);
+    if (stored === undefined) return false;
+    if (ttlMs !== null && ttlMs <= 0) await this.delete(key);
+    else await this.write(key, expiryOf(ttlMs), stored.payload);
+    return true;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return removeFile(this.pathOf(key));
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    await Promise.all(keys.map((key) => this.delete(key)));
+  }
+
+  /** Removes this cache's files only: other files in the directory are left alone. */
+  async clear(): Promise<void> {
+    const files = await this.ownFiles(true);
+    await Promise.all(files.map((name) => removeFile(join(this.directory, name))));
+  }
+
+  private pathOf(key: string): string {
+    return join(this.directory, createHash('sha256').update(key).digest('hex') + EXTENSION);
+  }
+
+  private async read(key: string): Promise<StoredFile | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.pathOf(key));
+    } catch (error) {
+      if (code(error) === 'ENOENT') return undefined;
+      throw error;
+    }
+    const stored = parse(bytes, key);
+    if (stored === undefined) return undefined;
+    if (stored.expiresAt <= Date.now()) {
+      await removeFile(this.pathOf(key));
+      return undefined;
+    }
+    return stored;
+  }
+
+  private async write(key: string, expiresAt: number, payload: Buffer): Promise<void> {
+    const temp = await this.writeTemp(key, expiresAt, payload);
+    try {
+      await rename(temp, this.pathOf(key));
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Writes a complete file under a unique temporary name, creating the directory if needed. */
+  private async writeTemp(key: string, expiresAt: number, payload: Buffer): Promise<string> {
+    const temp = join(this.directory, `${randomBytes(12).toString('hex')}${TEMP_EXTENSION}`);
+    const contents = serializeFile(key, expiresAt, payload);
+    try {
+      await writeFile(temp, contents, { mode: 0o600 });
+    } catch (error) {
+      if (code(error) !== 'ENOENT') throw error;
+      await mkdir(this.directory, { recursive: true, mode: 0o700 });
+      await writeFile(temp, contents, { mode: 0o600 });
+    }
+    return temp;
+  }
+
+  /** Django's rule: at `maxEntries` files, remove a random `1 / cullFrequency` of them (`0`: all). */
+  private async cull(): Promise<void> {
+    const files = await this.ownFiles(false);
+    if (files.length < this.options.maxEntries) return;
+    if (this.options.cullFrequency === 0) return this.clear();
+    const victims = sample(files, Math.floor(files.length / this.options.cullFrequency));
+    await Promise.all(victims.map((name) => removeFile(join(this.directory, name))));
+  }
+
+  private async ownFiles(includeTemporary: boolean): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.directory);
+    } catch (error) {
+      if (code(error) === 'ENOENT') return [];
+      throw error;
+    }
+    return names.filter((name) => name.endsWith(EXTENSION) || (includeTemporary && name.endsWith(TEMP_EXTENSION)));
+  }
+}
+
+function expiryOf(ttlMs: TtlMs): number {
+  return ttlMs === null ? Infinity : Date.now() + ttlMs;
+}
+
+function serializeFile(key: string, expiresAt: number, payload: Buffer): Buffer {
+  const keyBytes = Buffer.from(key, 'utf8');
+  const header = Buffer.alloc(HEADER_BYTES);
+  MAGIC.copy(header, 0);
+  header.writeDoubleLE(expiresAt, MAGIC.length);
+  header.writeUInt32LE(keyBytes.length, MAGIC.length + 8);
+  return Buffer.concat([header, keyBytes, payload]);
+}
+
+/** The file's expiry and payload, or `undefined` for a file that is not ours or not this key's. */
+function parse(bytes: Buffer, key: string): StoredFile | undefined {
+  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
+  const expiresAt = bytes.readDoubleLE(MAGIC.length);
+  const keyLength = bytes.readUInt32LE(MAGIC.length + 8);
+  const payloadStart = HEADER_BYTES + keyLength;
+  if (bytes.length < payloadStart || bytes.toString('utf8', HEADER_BYTES, payloadStart) !== key) return undefined;
+  return { expiresAt, payload: bytes.subarray(payloadStart) };
+}
+
+async function removeFile(path: string): Promise<boolean> {
+  try {
+    await unlink(path);
+    return true;
+  } catch (error) {
+    if (code(error) === 'ENOENT') return false;
+    throw error;
+  }
+}
+
+function sample<T>(items: T[], count: number): T[] {
+  const pool = [...items];
+  for (let i = 0; i < count; i++) {
+    const j = i + Math.floor(Math.random() * (pool.length - i));
+    [pool[i], pool[j]] = [pool[j]!, pool[i]!];
+  }
+  return pool.slice(0, count);
+}
+
+function code(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException)?.code;
+}

@@ -1,0 +1,57 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
+import { Caches } from './caches.js';
+import { resolveCaches } from './core/resolve-config.js';
+import { aliasesNamedByInjectCache } from './inject-cache.decorator.js';
+import type {
+  CacheModuleAsyncOptions,
+  CachesOptions,
+  ResolvedCacheEntry,
+} from './interfaces/cache-options.interface.js';
+
+/**
+ * Registers named stores, each injectable by `@InjectCache(alias)`, and all of them as `Caches`.
+ * Global: import it once, in the root module.
+ *
+ * @example CacheModule.forRoot({ default: { backend: 'locmem' }, files: 'file:///var/tmp/nest_cache' })
+ */
+@Module({})
+export class CacheModule {
+  static forRoot(caches: CachesOptions): DynamicModule {
+    // Validated inside the provider, so a wrong setting fails NestFactory.create() with a
+    // CacheConfigError rather than at import time.
+    const config: Provider = { provide: CACHES_CONFIG, useFactory: () => resolveCaches(caches) };
+    return CacheModule.assemble(config, Object.keys(caches ?? {}), []);
+  }
+
+  /** Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names. */
+  static forRootAsync(options: CacheModuleAsyncOptions): DynamicModule {
+    const config: Provider = {
+      provide: CACHES_CONFIG,
+      useFactory: async (...args: unknown[]) => resolveCaches((await options.useFactory(...args)).caches),
+      inject: options.inject ?? [],
+    };
+    return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? []);
+  }
+
+  private static assemble(config: Provider, aliases: string[], imports: NonNullable<DynamicModule['imports']>): DynamicModule {
+    const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
+    const aliasProviders: Provider[] = injectable.map((alias) => ({
+      provide: getCacheToken(alias),
+      useFactory: (caches: Caches) => caches.get(alias),
+      inject: [Caches],
+    }));
+    const registry: Provider = {
+      provide: Caches,
+      useFactory: (entries: ResolvedCacheEntry[]) => new Caches(entries),
+      inject: [CACHES_CONFIG],
+    };
+    return {
+      module: CacheModule,
+      global: true,
+      imports,
+      providers: [config, registry, ...aliasProviders],
+      exports: [Caches, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
+    };
+  }
+}

@@ -1,0 +1,52 @@
+import type { CacheEntryOptions } from '../interfaces/cache-options.interface.js';
+import { CacheConfigError } from './errors.js';
+
+const BACKEND_OF_SCHEME: Record<string, CacheEntryOptions['backend']> = {
+  'locmem:': 'locmem',
+  'file:': 'filesystem',
+  'dummy:': 'dummy',
+};
+
+/**
+ * Reads a cache URL into an entry, so a `CACHE_URL` environment variable can configure an alias.
+ * Query parameters set `timeout` (seconds, or `none` for never), `keyPrefix`, `version`,
+ * `maxEntries` and `cullFrequency`.
+ *
+ * @example parseCacheUrl('file:///var/tmp/cache?timeout=600') // { backend: 'filesystem', location: '/var/tmp/cache', timeout: 600 }
+ */
+export function parseCacheUrl(url: string, alias = 'default'): CacheEntryOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CacheConfigError(`caches.${alias}: '${url}' is not a cache URL; use e.g. 'locmem://name', 'file:///var/tmp/cache' or 'dummy://'.`);
+  }
+  const backend = BACKEND_OF_SCHEME[parsed.protocol];
+  if (backend === undefined) {
+    throw new CacheConfigError(
+      `caches.${alias}: unknown cache URL scheme '${parsed.protocol}' in '${url}'; known: ${Object.keys(BACKEND_OF_SCHEME).join(' ')}.`,
+    );
+  }
+  const entry: CacheEntryOptions = { backend };
+  if (backend === 'filesystem') entry.location = decodeURIComponent(parsed.pathname);
+  if (backend === 'locmem') entry.location = decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/$/, ''));
+  applyQuery(entry, parsed.searchParams, alias);
+  return entry;
+}
+
+function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: string): void {
+  const number = (name: string, text: string): number => {
+    const value = Number(text);
+    if (text.trim() === '' || Number.isNaN(value)) {
+      throw new CacheConfigError(`caches.${alias}.${name}: '${text}' in the cache URL is not a number.`);
+    }
+    return value;
+  };
+  for (const [name, text] of query) {
+    if (name === 'timeout') entry.timeout = text === 'none' ? null : number(name, text);
+    else if (name === 'keyPrefix' || name === 'key_prefix') entry.keyPrefix = text;
+    else if (name === 'version') entry.version = number(name, text);
+    else if (name === 'maxEntries' || name === 'cullFrequency') entry.options = { ...entry.options, [name]: number(name, text) };
+    else throw new CacheConfigError(`caches.${alias}: unknown cache URL parameter '${name}'; known: timeout, keyPrefix, version, maxEntries, cullFrequency.`);
+  }
+}

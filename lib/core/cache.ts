@@ -1,0 +1,339 @@
+import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
+import { emptyStats, type CacheStats } from './cache-stats.js';
+import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
+import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
+import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
+
+/** The settings of one alias that `Cache` applies around its backend. */
+export interface CacheSettings {
+  alias: string;
+  /** Default timeout in seconds; `null` never expires. */
+  timeout: TimeoutSeconds;
+  keyPrefix: string;
+  version: number;
+  keyFunction: KeyFunction;
+  ignoreErrors: boolean;
+}
+
+/** A value to store, or a function (sync or async) that computes it on a miss. */
+export type ValueOrFactory<T> = T | (() => T | Promise<T>);
+
+const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise;
+
+/**
+ * One named store: Django's cache API, in camelCase and async. Also the injection token of the
+ * `default` alias, so `constructor(private readonly cache: Cache)` needs no decorator.
+ *
+ * @example await cache.set('recipe:7', recipe, 600); const hit = await cache.get('recipe:7');
+ */
+export class Cache {
+  readonly alias: string;
+  readonly defaultTimeout: TimeoutSeconds;
+  readonly keyPrefix: string;
+  readonly version: number;
+  private readonly keyFunction: KeyFunction;
+  private readonly ignoreErrors: boolean;
+  private readonly counters = emptyStats();
+  /** Factories running right now, by made key: concurrent misses share one run. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(
+    settings: CacheSettings,
+    private readonly backend: CacheBackend,
+  ) {
+    this.alias = settings.alias;
+    this.defaultTimeout = settings.timeout;
+    this.keyPrefix = settings.keyPrefix;
+    this.version = settings.version;
+    this.keyFunction = settings.keyFunction;
+    this.ignoreErrors = settings.ignoreErrors;
+  }
+
+  /** The key as stored in the backend: the key function applied to key, prefix and version. */
+  makeKey(key: string, version?: number): string {
+    return this.keyFunction(String(key), this.keyPrefix, version ?? this.version);
+  }
+
+  /**
+   * Checks that a made key would work on memcached: backends that cannot store it throw a
+   * `CacheKeyError`, the others emit a `CacheKeyWarning` once per key (as Django does).
+   */
+  validateKey(key: string): void {
+    const problem = keyProblem(key);
+    if (problem === undefined) return;
+    if (this.backend.rejectsUnsafeKeys) throw new CacheKeyError(problem);
+    warnAboutKey(key, problem);
+  }
+
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T = unknown>(key: string, defaultValue: T, version?: number): Promise<T>;
+  get<T = unknown>(key: string, defaultValue: T | undefined, version?: number): Promise<T | undefined>;
+  async get(key: string, defaultValue?: unknown, version?: number): Promise<unknown> {
+    const made = this.validKey(key, version);
+    try {
+      let value = this.backend.get(made);
+      if (isPromise(value)) value = await value;
+      if (value === MISS) {
+        this.counters.misses++;
+        return defaultValue;
+      }
+      this.counters.hits++;
+      return value;
+    } catch (error) {
+      this.fail(error, 'get', key);
+      this.counters.misses++;
+      return defaultValue;
+    }
+  }
+
+  /** Stores a value; `timeout` in seconds (`undefined`: the alias default, `null`: forever, `0`: not kept). */
+  async set(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<void> {
+    const ttlMs = toTtlMs(timeout, this.defaultTimeout);
+    const made = this.validKey(key, version);
+    try {
+      if (ttlMs !== null && ttlMs <= 0) await this.backend.delete(made);
+      else await this.backend.set(made, value, ttlMs);
+      this.counters.sets++;
+    } catch (error) {
+      this.fail(error, 'set', key);
+    }
+  }
+
+  /** Stores only if the key is absent; `true` when it was absent (even with a timeout of 0). */
+  async add(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
+    const ttlMs = toTtlMs(timeout, this.defaultTimeout);
+    const made = this.validKey(key, version);
+    try {
+      if (ttlMs !== null && ttlMs <= 0) return !(await this.hasMade(made));
+      const added = await this.backend.add(made, value, ttlMs);
+      if (added) this.counters.sets++;
+      return added;
+    } catch (error) {
+      this.fail(error, 'add', key);
+      return false;
+    }
+  }
+
+  /**
+   * Returns the cached value, or computes it (a factory runs only on a miss), stores it and
+   * returns it. Concurrent misses of a key in this process share one run of the factory.
+   */
+  async getOrSet<T>(key: string, valueOrFactory: ValueOrFactory<T>, timeout?: TimeoutSeconds, version?: number): Promise<T> {
+    const cached = await this.get<unknown>(key, MISS, version);
+    if (cached !== MISS) return cached as T;
+    const made = this.makeKey(key, version);
+    let running = this.inFlight.get(made) as Promise<T> | undefined;
+    if (running === undefined) {
+      running = this.computeAndStore(key, valueOrFactory, timeout, version);
+      this.inFlight.set(made, running);
+      const forget = () => this.inFlight.delete(made);
+      running.then(forget, forget);
+    }
+    return running;
+  }
+
+  async has(key: string, version?: number): Promise<boolean> {
+    const made = this.validKey(key, version);
+    try {
+      return await this.hasMade(made);
+    } catch (error) {
+      this.fail(error, 'has', key);
+      return false;
+    }
+  }
+
+  /** Adds `delta` to a stored number, keeping its expiry; atomic where the backend is. */
+  async incr(key: string, delta = 1, version?: number): Promise<number> {
+    const made = this.validKey(key, version);
+    let result: number | bigint | typeof MISS;
+    try {
+      result = this.backend.incr ? await this.backend.incr(made, delta) : await this.incrByGetAndSet(made, delta);
+    } catch (error) {
+      throw this.asCacheError(error, 'incr', key); // even with ignoreErrors: no count to invent
+    }
+    if (result === MISS) throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}'; set it before incrementing.`);
+    return result as number;
+  }
+
+  async decr(key: string, delta = 1, version?: number): Promise<number> {
+    return this.incr(key, -delta, version);
+  }
+
+  /** Moves a value to `version + delta` and returns the new version (Django's `incr_version`). */
+  async incrVersion(key: string, delta = 1, version?: number): Promise<number> {
+    const current = version ?? this.version;
+    const value = await this.get<unknown>(key, MISS, current);
+    if (value === MISS) throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}' at version ${current}.`);
+    await this.set(key, value, undefined, current + delta);
+    await this.delete(key, current);
+    return current + delta;
+  }
+
+  async decrVersion(key: string, delta = 1, version?: number): Promise<number> {
+    return this.incrVersion(key, -delta, version);
+  }
+
+  /** The keys found, with their values; missing keys are left out. */
+  async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
+    const userKeyOf = new Map<string, string>();
+    for (const key of keys) userKeyOf.set(this.validKey(key, version), key);
+    const found = new Map<string, T>();
+    try {
+      const values = this.backend.getMany
+        ? await this.backend.getMany([...userKeyOf.keys()])
+        : await this.getEachMade([...userKeyOf.keys()]);
+      for (const [made, value] of values) found.set(userKeyOf.get(made)!, value as T);
+    } catch (error) {
+      this.fail(error, 'getMany', [...userKeyOf.values()].join(', '));
+    }
+    this.counters.hits += found.size;
+    this.counters.misses += userKeyOf.size - found.size;
+    return found;
+  }
+
+  /**
+   * Stores several values at once. A value that cannot be serialized stores none of them and
+   * throws; the keys the backend failed to store are returned.
+   */
+  async setMany(entries: Record<string, unknown> | Map<string, unknown>, timeout?: TimeoutSeconds, version?: number): Promise<string[]> {
+    const ttlMs = toTtlMs(timeout, this.defaultTimeout);
+    const userKeyOf = new Map<string, string>();
+    const made: Array<[string, unknown]> = [];
+    for (const [key, value] of entries instanceof Map ? entries : Object.entries(entries)) {
+      const madeKey = this.validKey(key, version);
+      userKeyOf.set(madeKey, key);
+      made.push([madeKey, value]);
+    }
+    if (ttlMs !== null && ttlMs <= 0) {
+      await this.deleteMany(userKeyOf.values(), version);
+      return [];
+    }
+    try {
+      const failed = this.backend.setMany ? await this.backend.setMany(made, ttlMs) : await this.setEachMade(made, ttlMs);
+      this.counters.sets += made.length - failed.length;
+      return failed.map((madeKey) => userKeyOf.get(madeKey)!);
+    } catch (error) {
+      this.fail(error, 'setMany', [...userKeyOf.values()].join(', '));
+      return [...userKeyOf.values()];
+    }
+  }
+
+  /** `true` when a key was removed. */
+  async delete(key: string, version?: number): Promise<boolean> {
+    const made = this.validKey(key, version);
+    try {
+      const deleted = await this.backend.delete(made);
+      if (deleted) this.counters.deletes++;
+      return deleted;
+    } catch (error) {
+      this.fail(error, 'delete', key);
+      return false;
+    }
+  }
+
+  async deleteMany(keys: Iterable<string>, version?: number): Promise<void> {
+    const made = [...keys].map((key) => this.validKey(key, version));
+    try {
+      if (this.backend.deleteMany) await this.backend.deleteMany(made);
+      else for (const key of made) await this.backend.delete(key);
+      this.counters.deletes += made.length;
+    } catch (error) {
+      this.fail(error, 'deleteMany', made.join(', '));
+    }
+  }
+
+  /** Gives a key a new timeout (seconds); `true` if the key existed. */
+  async touch(key: string, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
+    const ttlMs = toTtlMs(timeout, this.defaultTimeout);
+    const made = this.validKey(key, version);
+    try {
+      return await this.backend.touch(made, ttlMs);
+    } catch (error) {
+      this.fail(error, 'touch', key);
+      return false;
+    }
+  }
+
+  /** Removes every key of this alias (and, for shared backends, only this alias's keys). */
+  async clear(): Promise<void> {
+    try {
+      await this.backend.clear();
+    } catch (error) {
+      this.fail(error, 'clear', '*');
+    }
+  }
+
+  /** Releases connections and timers; the module calls it on application shutdown. */
+  async close(): Promise<void> {
+    await this.backend.close?.();
+  }
+
+  stats(): CacheStats {
+    return { ...this.counters };
+  }
+
+  private validKey(key: string, version: number | undefined): string {
+    const made = this.makeKey(key, version);
+    this.validateKey(made);
+    return made;
+  }
+
+  private async hasMade(made: string): Promise<boolean> {
+    if (this.backend.has) return this.backend.has(made);
+    return (await this.backend.get(made)) !== MISS;
+  }
+
+  private async computeAndStore<T>(key: string, valueOrFactory: ValueOrFactory<T>, timeout: TimeoutSeconds | undefined, version: number | undefined): Promise<T> {
+    const value = typeof valueOrFactory === 'function' ? await (valueOrFactory as () => T | Promise<T>)() : valueOrFactory;
+    await this.add(key, value, timeout, version);
+    // Re-read: another process may have added its value between our miss and our add.
+    return this.get<T>(key, value, version);
+  }
+
+  private async incrByGetAndSet(made: string, delta: number): Promise<number | bigint | typeof MISS> {
+    const current = await this.backend.get(made);
+    if (current === MISS) return MISS;
+    const next = addDelta(current, delta, made);
+    await this.backend.set(made, next, toTtlMs(undefined, this.defaultTimeout));
+    return next;
+  }
+
+  private async getEachMade(made: readonly string[]): Promise<Map<string, unknown>> {
+    const found = new Map<string, unknown>();
+    for (const key of made) {
+      const value = await this.backend.get(key);
+      if (value !== MISS) found.set(key, value);
+    }
+    return found;
+  }
+
+  private async setEachMade(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | null): Promise<string[]> {
+    for (const [key, value] of entries) await this.backend.set(key, value, ttlMs);
+    return [];
+  }
+
+  /** Backend failures are swallowed when the alias sets `ignoreErrors`; the rest is thrown. */
+  private fail(error: unknown, operation: string, key: string): void {
+    const failure = this.asCacheError(error, operation, key);
+    if (failure instanceof CacheBackendError && this.ignoreErrors) return;
+    throw failure;
+  }
+
+  /** Errors about the caller's input stay as they are; backend failures become `CacheBackendError`. */
+  private asCacheError(error: unknown, operation: string, key: string): CacheError {
+    if (error instanceof CacheError && !(error instanceof CacheBackendError)) return error;
+    this.counters.errors++;
+    if (error instanceof CacheBackendError) return error;
+    return new CacheBackendError(
+      `Cache '${this.alias}' failed to ${operation} '${key}': ${(error as Error)?.message ?? String(error)}. Check that the backend is reachable, or set ignoreErrors: true on the alias to treat failures as misses.`,
+      { cause: error },
+    );
+  }
+}
+
+/** `current + delta` for a stored number (or bigint); anything else is a `CacheValueError`. */
+export function addDelta(current: unknown, delta: number, key: string): number | bigint {
+  if (typeof current === 'number') return current + delta;
+  if (typeof current === 'bigint') return current + BigInt(delta);
+  throw new CacheValueError(`Cannot increment key '${key}': its value is a ${typeof current}, not a number.`);
+}

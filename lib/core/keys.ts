@@ -1,0 +1,44 @@
+import { CacheKeyError } from './errors.js';
+
+/** Builds the key stored in the backend from the user's key, the alias's prefix and a version. */
+export type KeyFunction = (key: string, keyPrefix: string, version: number) => string;
+
+/** Django's default: `prefix:version:key`. */
+export const defaultKeyFunction: KeyFunction = (key, keyPrefix, version) =>
+  `${keyPrefix}:${version}:${key}`;
+
+/** Memcached's limit, which Django applies to every backend so that code stays portable. */
+export const MAX_KEY_LENGTH = 250;
+
+// Memcached's protocol is line based: spaces and control characters would split a command.
+const UNSAFE_KEY_CHARACTER = /[\x00-\x20\x7f]/;
+
+/** Why a made key would be refused by memcached, or `undefined` when it is safe everywhere. */
+export function keyProblem(key: string): string | undefined {
+  if (key.length > MAX_KEY_LENGTH) {
+    return `Cache key is longer than ${MAX_KEY_LENGTH} characters (${key.length}); memcached refuses it. Hash long keys, e.g. with createHash('sha256').`;
+  }
+  if (UNSAFE_KEY_CHARACTER.test(key)) {
+    return `Cache key '${key}' contains a space or control character; memcached refuses it. Encode the key, e.g. with encodeURIComponent().`;
+  }
+  return undefined;
+}
+
+// Warnings are emitted once per distinct key; the set is capped so that a stream of
+// bad keys cannot grow memory without bound.
+const WARNED_KEYS_LIMIT = 1000;
+const warnedKeys = new Set<string>();
+
+/** Warns, once per key, that a key would not work on memcached (Django's `CacheKeyWarning`). */
+export function warnAboutKey(key: string, problem: string): void {
+  if (warnedKeys.has(key)) return;
+  if (warnedKeys.size >= WARNED_KEYS_LIMIT) warnedKeys.clear();
+  warnedKeys.add(key);
+  process.emitWarning(problem, { type: 'CacheKeyWarning', code: 'NESTJS_CACHES_KEY' });
+}
+
+/** Throws instead of warning: for backends (memcached) that cannot store such a key at all. */
+export function assertKeyIsSafe(key: string): void {
+  const problem = keyProblem(key);
+  if (problem) throw new CacheKeyError(problem);
+}

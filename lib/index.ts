@@ -1,0 +1,20 @@
+export { CacheModule } from './cache.module.js';
+export { getCacheToken } from './cache.constants.js';
+export { Caches } from './caches.js';
+export { InjectCache } from './inject-cache.decorator.js';
+export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js';
+export type { CacheStats } from './core/cache-stats.js';
+export { parseCacheUrl } from './core/cache-url.js';
+export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
+export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';
+export type { TimeoutSeconds, TtlMs } from './core/timeouts.js';
+export { MISS, type Awaitable, type CacheBackend, type Miss } from './interfaces/cache-backend.interface.js';
+export type {
+  BuiltInBackendName,
+  CacheBackendClass,
+  CacheEntryOptions,
+  CacheModuleAsyncConfig,
+  CacheModuleAsyncOptions,
+  CachesOptions,
+  ResolvedCacheEntry,
+} from './interfaces/cache-options.interface.js';

@@ -1,0 +1,42 @@
+import type { TtlMs } from '../core/timeouts.js';
+
+/** A value or a promise of it: in-process backends answer synchronously and skip a microtask. */
+export type Awaitable<T> = T | Promise<T>;
+
+/** What a backend's `get` returns for a key it does not hold (`null` and `undefined` are values). */
+export const MISS: unique symbol = Symbol('nestjs-caches.miss');
+export type Miss = typeof MISS;
+
+/**
+ * The primitives a store implements; `Cache` adds keys, versions, timeouts, statistics and error
+ * handling on top. Keys arrive already made (prefixed, versioned, validated); lifetimes arrive in
+ * milliseconds (`null`: never expires; `<= 0`: already expired). Each backend copies values in and
+ * out, so that callers mutating them later never change what is stored.
+ *
+ * Optional methods have generic fallbacks in `Cache`, written in terms of the required ones.
+ *
+ * @example CacheModule.forRoot({ default: { backend: MyBackend } }) // a class implementing CacheBackend
+ */
+export interface CacheBackend {
+  get(key: string): Awaitable<unknown>;
+  set(key: string, value: unknown, ttlMs: TtlMs): Awaitable<void>;
+  /** Stores only when the key is absent or expired; `true` when it stored. */
+  add(key: string, value: unknown, ttlMs: TtlMs): Awaitable<boolean>;
+  delete(key: string): Awaitable<boolean>;
+  /** Gives an existing key a new lifetime; `true` when the key existed. */
+  touch(key: string, ttlMs: TtlMs): Awaitable<boolean>;
+  /** Removes every key of this store, and nothing that belongs to others. */
+  clear(): Awaitable<void>;
+
+  has?(key: string): Awaitable<boolean>;
+  /** Adds `delta` keeping the lifetime; `MISS` when the key is absent. */
+  incr?(key: string, delta: number): Awaitable<number | bigint | Miss>;
+  /** Found keys only. */
+  getMany?(keys: readonly string[]): Awaitable<Map<string, unknown>>;
+  /** Stores every entry or, when a value cannot be serialized, none; returns the keys that failed. */
+  setMany?(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Awaitable<string[]>;
+  deleteMany?(keys: readonly string[]): Awaitable<void>;
+  /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */
+  readonly rejectsUnsafeKeys?: boolean;
+  close?(): Awaitable<void>;
+}

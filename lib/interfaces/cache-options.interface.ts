@@ -1,0 +1,72 @@
+import type { DynamicModule, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type { KeyFunction } from '../core/keys.js';
+import type { TimeoutSeconds } from '../core/timeouts.js';
+import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
+
+export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy';
+
+/** A custom backend: a class whose constructor takes the alias's resolved entry. */
+export type CacheBackendClass = new (entry: ResolvedCacheEntry) => CacheBackend;
+
+/**
+ * One alias of `CacheModule.forRoot`, with Django's settings in camelCase.
+ *
+ * @example { backend: 'locmem', location: 'unique-snowflake', timeout: 300, options: { maxEntries: 300 } }
+ */
+export interface CacheEntryOptions {
+  backend: BuiltInBackendName | CacheBackendClass;
+  /** Where the data lives: a locmem name, a directory, a table, server addresses. */
+  location?: string | string[];
+  /** Default timeout in seconds (300); `null` never expires, `0` keeps nothing. */
+  timeout?: TimeoutSeconds;
+  keyPrefix?: string;
+  /** Default version of keys (1). */
+  version?: number;
+  /** Makes the stored key; default `${keyPrefix}:${version}:${key}`. */
+  keyFunction?: KeyFunction;
+  /** Backend-specific: `maxEntries` (300) and `cullFrequency` (3) for locmem and filesystem. */
+  options?: Record<string, unknown>;
+  /** Backend failures count as misses (reads) or pass silently (writes) instead of throwing. */
+  ignoreErrors?: boolean;
+  /** For networked backends: how long a command may take before it counts as failed (500). */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * The aliases and their entries, as Django's `CACHES`; an entry may also be a cache URL
+ * (`'locmem://name'`, `'file:///var/tmp/cache'`, `'dummy://'`). `default` is required.
+ */
+export type CachesOptions = { default: CacheEntryOptions | string } & Record<string, CacheEntryOptions | string>;
+
+/** An entry after validation and defaults, as backends receive it. */
+export interface ResolvedCacheEntry {
+  alias: string;
+  backend: BuiltInBackendName | CacheBackendClass;
+  location: string | string[] | undefined;
+  timeout: TimeoutSeconds;
+  keyPrefix: string;
+  version: number;
+  keyFunction: KeyFunction;
+  options: Record<string, unknown>;
+  ignoreErrors: boolean;
+  commandTimeoutMs: number;
+}
+
+/** What `forRootAsync`'s factory returns. */
+export interface CacheModuleAsyncConfig {
+  caches: CachesOptions;
+}
+
+/**
+ * @example CacheModule.forRootAsync({ inject: [ConfigService], useFactory: (config) => ({ caches: { default: config.get('CACHE_URL') } }) })
+ */
+export interface CacheModuleAsyncOptions {
+  imports?: DynamicModule['imports'];
+  inject?: Array<InjectionToken | OptionalFactoryDependency>;
+  useFactory: (...args: any[]) => Awaitable<CacheModuleAsyncConfig>;
+  /**
+   * Aliases to make injectable with `@InjectCache(alias)`, which must be known before the
+   * factory runs. Aliases named in an `@InjectCache` anywhere in the app are added on their own.
+   */
+  aliases?: string[];
+}
