@@ -1,8 +1,9 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
-import { aliasesNamedByInjectCache } from './inject-cache.decorator.js';
+import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
 import type {
   CacheModuleAsyncOptions,
   CachesOptions,
@@ -38,8 +39,11 @@ export class CacheModule {
     const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
     const aliasProviders: Provider[] = injectable.map((alias) => ({
       provide: getCacheToken(alias),
-      useFactory: (caches: Caches) => caches.get(alias),
-      inject: [Caches],
+      useFactory: (caches: Caches, container: ModulesContainer) => {
+        if (caches.has(alias) || isInjectedByThisApp(alias, container)) return caches.get(alias);
+        return null; // named by a class this app does not use
+      },
+      inject: [Caches, ModulesContainer],
     }));
     const registry: Provider = {
       provide: Caches,
@@ -54,4 +58,15 @@ export class CacheModule {
       exports: [Caches, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
     };
   }
+}
+
+/** Whether a provider or controller registered in this app injects the alias. */
+function isInjectedByThisApp(alias: string, container: ModulesContainer): boolean {
+  const classes = classesInjectingAlias(alias);
+  for (const module of container.values()) {
+    for (const wrapper of [...module.providers.values(), ...module.controllers.values()]) {
+      if (classes.has(wrapper.metatype as Function)) return true;
+    }
+  }
+  return false;
 }

@@ -25,6 +25,10 @@ export class Caches implements OnApplicationShutdown {
     return cache;
   }
 
+  has(alias: string): boolean {
+    return this.byAlias.has(alias);
+  }
+
   get default(): Cache {
     return this.get('default');
   }

@@ -28,12 +28,17 @@ export function readSnapshot(snapshot: Snapshot): unknown {
 function deepFreezePlainData(value: unknown, seen: Set<object>): boolean {
   if (value === null || typeof value !== 'object') return true;
   if (seen.has(value)) return true;
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) return false;
+  if (!Array.isArray(value) && !isPlainObject(value)) return false;
   seen.add(value);
   for (const key of Object.keys(value)) {
     if (!deepFreezePlainData((value as Record<string, unknown>)[key], seen)) return false;
   }
   Object.freeze(value);
   return true;
+}
+
+/** An object literal's shape; checked without `Object.prototype` identity, which differs per realm. */
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === null || Object.getPrototypeOf(prototype) === null;
 }

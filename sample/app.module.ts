@@ -1,0 +1,38 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { CacheModule, Caches } from '../lib/index.js';
+import { RecipesModule } from './recipes/recipes.module.js';
+import { RecipeSeeder } from './seed.js';
+
+// Relative to the package root, where `npm start` runs; the e2e test points both elsewhere.
+const databasePath = process.env.SAMPLE_DB_PATH ?? join('sample', 'data', 'recipes.sqlite');
+const cacheDirectory = process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-caches-sample');
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({
+      type: 'better-sqlite3',
+      database: databasePath, // TypeORM creates the missing folder
+      autoLoadEntities: true,
+      synchronize: true,
+    }),
+    CacheModule.forRoot({
+      default: { backend: 'locmem', location: 'sample' },
+      filesystem: { backend: 'filesystem', location: cacheDirectory, timeout: 60 },
+    }),
+    RecipesModule,
+  ],
+  providers: [RecipeSeeder],
+})
+export class AppModule implements OnApplicationBootstrap {
+  constructor(private readonly caches: Caches) {}
+
+  // Unlike locmem, the filesystem cache outlives the process: what it holds may come from a
+  // database that was since deleted and seeded again. Start empty, so the first request is a
+  // MISS that reads the current rows.
+  async onApplicationBootstrap(): Promise<void> {
+    await this.caches.get('filesystem').clear();
+  }
+}
