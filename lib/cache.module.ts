@@ -35,7 +35,11 @@ export class CacheModule {
     return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? []);
   }
 
-  private static assemble(config: Provider, aliases: string[], imports: NonNullable<DynamicModule['imports']>): DynamicModule {
+  private static assemble(
+    config: Provider,
+    aliases: string[],
+    imports: NonNullable<DynamicModule['imports']>,
+  ): DynamicModule {
     const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
     const aliasProviders: Provider[] = injectable.map((alias) => ({
       provide: getCacheToken(alias),

@@ -20,7 +20,9 @@ export class Caches implements OnApplicationShutdown {
   get(alias: string): Cache {
     const cache = this.byAlias.get(alias);
     if (cache === undefined) {
-      throw new CacheConfigError(`No cache alias '${alias}'; configured: ${[...this.byAlias.keys()].join(', ')}. Add it to CacheModule.forRoot().`);
+      throw new CacheConfigError(
+        `No cache alias '${alias}'; configured: ${[...this.byAlias.keys()].join(', ')}. Add it to CacheModule.forRoot().`,
+      );
     }
     return cache;
   }
@@ -40,7 +42,8 @@ export class Caches implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     const results = await Promise.allSettled(this.all().map((cache) => cache.close()));
     for (const result of results) {
-      if (result.status === 'rejected') new Logger('CacheModule').warn(`A cache failed to close: ${String(result.reason)}`);
+      if (result.status === 'rejected')
+        new Logger('CacheModule').warn(`A cache failed to close: ${String(result.reason)}`);
     }
   }
 }

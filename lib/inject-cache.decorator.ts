@@ -27,6 +27,10 @@ export function InjectCache(alias = 'default'): PropertyDecorator & ParameterDec
     const injectingClass = typeof target === 'function' ? target : target.constructor;
     if (!injectingClasses.has(alias)) injectingClasses.set(alias, new Set());
     injectingClasses.get(alias)!.add(injectingClass);
-    (inject as (target: object, key: string | symbol | undefined, index?: number) => void)(target, propertyKey, parameterIndex);
+    (inject as (target: object, key: string | symbol | undefined, index?: number) => void)(
+      target,
+      propertyKey,
+      parameterIndex,
+    );
   };
 }

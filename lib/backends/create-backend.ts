@@ -19,7 +19,9 @@ export function createBackend(entry: ResolvedCacheEntry): CacheBackend {
       checkOptionNames(entry, CULLING_OPTIONS);
       const directory = singleLocation(entry);
       if (!directory) {
-        throw new CacheConfigError(`caches.${entry.alias}.location: the filesystem backend needs a directory, e.g. '/var/tmp/nest_cache'.`);
+        throw new CacheConfigError(
+          `caches.${entry.alias}.location: the filesystem backend needs a directory, e.g. '/var/tmp/nest_cache'.`,
+        );
       }
       return new FileSystemBackend(directory, cullingOptions(entry));
     }
@@ -38,7 +40,9 @@ function cullingOptions(entry: ResolvedCacheEntry) {
 
 function singleLocation(entry: ResolvedCacheEntry): string | undefined {
   if (Array.isArray(entry.location)) {
-    throw new CacheConfigError(`caches.${entry.alias}.location: the ${String(entry.backend)} backend takes one location, not a list.`);
+    throw new CacheConfigError(
+      `caches.${entry.alias}.location: the ${String(entry.backend)} backend takes one location, not a list.`,
+    );
   }
   return entry.location;
 }

@@ -19,7 +19,9 @@ export function parseCacheUrl(url: string, alias = 'default'): CacheEntryOptions
   try {
     parsed = new URL(url);
   } catch {
-    throw new CacheConfigError(`caches.${alias}: '${url}' is not a cache URL; use e.g. 'locmem://name', 'file:///var/tmp/cache' or 'dummy://'.`);
+    throw new CacheConfigError(
+      `caches.${alias}: '${url}' is not a cache URL; use e.g. 'locmem://name', 'file:///var/tmp/cache' or 'dummy://'.`,
+    );
   }
   const backend = BACKEND_OF_SCHEME[parsed.protocol];
   if (backend === undefined) {
@@ -46,7 +48,11 @@ function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: str
     if (name === 'timeout') entry.timeout = text === 'none' ? null : number(name, text);
     else if (name === 'keyPrefix' || name === 'key_prefix') entry.keyPrefix = text;
     else if (name === 'version') entry.version = number(name, text);
-    else if (name === 'maxEntries' || name === 'cullFrequency') entry.options = { ...entry.options, [name]: number(name, text) };
-    else throw new CacheConfigError(`caches.${alias}: unknown cache URL parameter '${name}'; known: timeout, keyPrefix, version, maxEntries, cullFrequency.`);
+    else if (name === 'maxEntries' || name === 'cullFrequency')
+      entry.options = { ...entry.options, [name]: number(name, text) };
+    else
+      throw new CacheConfigError(
+        `caches.${alias}: unknown cache URL parameter '${name}'; known: timeout, keyPrefix, version, maxEntries, cullFrequency.`,
+      );
   }
 }

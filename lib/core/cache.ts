@@ -118,7 +118,12 @@ export class Cache {
    * Returns the cached value, or computes it (a factory runs only on a miss), stores it and
    * returns it. Concurrent misses of a key in this process share one run of the factory.
    */
-  async getOrSet<T>(key: string, valueOrFactory: ValueOrFactory<T>, timeout?: TimeoutSeconds, version?: number): Promise<T> {
+  async getOrSet<T>(
+    key: string,
+    valueOrFactory: ValueOrFactory<T>,
+    timeout?: TimeoutSeconds,
+    version?: number,
+  ): Promise<T> {
     const cached = await this.get<unknown>(key, MISS, version);
     if (cached !== MISS) return cached as T;
     const made = this.makeKey(key, version);
@@ -151,7 +156,8 @@ export class Cache {
     } catch (error) {
       throw this.asCacheError(error, 'incr', key); // even with ignoreErrors: no count to invent
     }
-    if (result === MISS) throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}'; set it before incrementing.`);
+    if (result === MISS)
+      throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}'; set it before incrementing.`);
     return result as number;
   }
 
@@ -163,7 +169,8 @@ export class Cache {
   async incrVersion(key: string, delta = 1, version?: number): Promise<number> {
     const current = version ?? this.version;
     const value = await this.get<unknown>(key, MISS, current);
-    if (value === MISS) throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}' at version ${current}.`);
+    if (value === MISS)
+      throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}' at version ${current}.`);
     await this.set(key, value, undefined, current + delta);
     await this.delete(key, current);
     return current + delta;
@@ -195,7 +202,11 @@ export class Cache {
    * Stores several values at once. A value that cannot be serialized stores none of them and
    * throws; the keys the backend failed to store are returned.
    */
-  async setMany(entries: Record<string, unknown> | Map<string, unknown>, timeout?: TimeoutSeconds, version?: number): Promise<string[]> {
+  async setMany(
+    entries: Record<string, unknown> | Map<string, unknown>,
+    timeout?: TimeoutSeconds,
+    version?: number,
+  ): Promise<string[]> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
     const userKeyOf = new Map<string, string>();
     const made: Array<[string, unknown]> = [];
@@ -209,7 +220,9 @@ export class Cache {
       return [];
     }
     try {
-      const failed = this.backend.setMany ? await this.backend.setMany(made, ttlMs) : await this.setEachMade(made, ttlMs);
+      const failed = this.backend.setMany
+        ? await this.backend.setMany(made, ttlMs)
+        : await this.setEachMade(made, ttlMs);
       this.counters.sets += made.length - failed.length;
       return failed.map((madeKey) => userKeyOf.get(madeKey)!);
     } catch (error) {
@@ -283,8 +296,14 @@ export class Cache {
     return (await this.backend.get(made)) !== MISS;
   }
 
-  private async computeAndStore<T>(key: string, valueOrFactory: ValueOrFactory<T>, timeout: TimeoutSeconds | undefined, version: number | undefined): Promise<T> {
-    const value = typeof valueOrFactory === 'function' ? await (valueOrFactory as () => T | Promise<T>)() : valueOrFactory;
+  private async computeAndStore<T>(
+    key: string,
+    valueOrFactory: ValueOrFactory<T>,
+    timeout: TimeoutSeconds | undefined,
+    version: number | undefined,
+  ): Promise<T> {
+    const value =
+      typeof valueOrFactory === 'function' ? await (valueOrFactory as () => T | Promise<T>)() : valueOrFactory;
     await this.add(key, value, timeout, version);
     // Re-read: another process may have added its value between our miss and our add.
     return this.get<T>(key, value, version);
@@ -307,7 +326,10 @@ export class Cache {
     return found;
   }
 
-  private async setEachMade(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | null): Promise<string[]> {
+  private async setEachMade(
+    entries: ReadonlyArray<readonly [string, unknown]>,
+    ttlMs: number | null,
+  ): Promise<string[]> {
     for (const [key, value] of entries) await this.backend.set(key, value, ttlMs);
     return [];
   }

@@ -4,13 +4,13 @@ import { CacheKeyError } from './errors.js';
 export type KeyFunction = (key: string, keyPrefix: string, version: number) => string;
 
 /** Django's default: `prefix:version:key`. */
-export const defaultKeyFunction: KeyFunction = (key, keyPrefix, version) =>
-  `${keyPrefix}:${version}:${key}`;
+export const defaultKeyFunction: KeyFunction = (key, keyPrefix, version) => `${keyPrefix}:${version}:${key}`;
 
 /** Memcached's limit, which Django applies to every backend so that code stays portable. */
 export const MAX_KEY_LENGTH = 250;
 
 // Memcached's protocol is line based: spaces and control characters would split a command.
+// eslint-disable-next-line no-control-regex -- these control characters are exactly what it forbids
 const UNSAFE_KEY_CHARACTER = /[\x00-\x20\x7f]/;
 
 /** Why a made key would be refused by memcached, or `undefined` when it is safe everywhere. */

@@ -1,8 +1,4 @@
-import type {
-  CacheEntryOptions,
-  CachesOptions,
-  ResolvedCacheEntry,
-} from '../interfaces/cache-options.interface.js';
+import type { CacheEntryOptions, CachesOptions, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { parseCacheUrl } from './cache-url.js';
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
@@ -24,10 +20,14 @@ const ENTRY_FIELDS = new Set<string>([
 /** Validates the caches map and fills in Django's defaults; errors name the alias and field. */
 export function resolveCaches(caches: CachesOptions): ResolvedCacheEntry[] {
   if (caches === null || typeof caches !== 'object') {
-    throw new CacheConfigError(`caches must be an object of aliases, e.g. { default: { backend: 'locmem' } }; got ${typeof caches}.`);
+    throw new CacheConfigError(
+      `caches must be an object of aliases, e.g. { default: { backend: 'locmem' } }; got ${typeof caches}.`,
+    );
   }
   if (!('default' in caches)) {
-    throw new CacheConfigError(`caches.default is required (Django requires a 'default' cache too); configured: ${Object.keys(caches).join(', ') || 'none'}.`);
+    throw new CacheConfigError(
+      `caches.default is required (Django requires a 'default' cache too); configured: ${Object.keys(caches).join(', ') || 'none'}.`,
+    );
   }
   return Object.entries(caches).map(([alias, entry]) => resolveEntry(alias, entry));
 }
@@ -36,25 +36,35 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   const entry = typeof raw === 'string' ? parseCacheUrl(raw, alias) : raw;
   const field = (name: string) => `caches.${alias}.${name}`;
   if (entry === null || typeof entry !== 'object') {
-    throw new CacheConfigError(`caches.${alias} must be an object like { backend: 'locmem' } or a cache URL; got ${String(entry)}.`);
+    throw new CacheConfigError(
+      `caches.${alias} must be an object like { backend: 'locmem' } or a cache URL; got ${String(entry)}.`,
+    );
   }
   for (const name of Object.keys(entry)) {
     if (!ENTRY_FIELDS.has(name)) {
-      throw new CacheConfigError(`${field(name)} is not a setting; known: ${[...ENTRY_FIELDS].join(', ')}. Backend-specific settings go in options.`);
+      throw new CacheConfigError(
+        `${field(name)} is not a setting; known: ${[...ENTRY_FIELDS].join(', ')}. Backend-specific settings go in options.`,
+      );
     }
   }
   const { backend } = entry;
   if (typeof backend !== 'function' && !(BUILT_IN_BACKENDS as readonly string[]).includes(backend)) {
-    throw new CacheConfigError(`${field('backend')}: unknown backend '${String(backend)}'; use one of ${BUILT_IN_BACKENDS.join(', ')} or a class implementing CacheBackend.`);
+    throw new CacheConfigError(
+      `${field('backend')}: unknown backend '${String(backend)}'; use one of ${BUILT_IN_BACKENDS.join(', ')} or a class implementing CacheBackend.`,
+    );
   }
   const timeout = entry.timeout === undefined ? 300 : entry.timeout;
   if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
-    throw new CacheConfigError(`${field('timeout')} must be a number of seconds or null (never expire); got ${String(timeout)}.`);
+    throw new CacheConfigError(
+      `${field('timeout')} must be a number of seconds or null (never expire); got ${String(timeout)}.`,
+    );
   }
   const version = entry.version ?? 1;
-  if (!Number.isInteger(version)) throw new CacheConfigError(`${field('version')} must be an integer; got ${String(version)}.`);
+  if (!Number.isInteger(version))
+    throw new CacheConfigError(`${field('version')} must be an integer; got ${String(version)}.`);
   const keyPrefix = entry.keyPrefix ?? '';
-  if (typeof keyPrefix !== 'string') throw new CacheConfigError(`${field('keyPrefix')} must be a string; got ${typeof keyPrefix}.`);
+  if (typeof keyPrefix !== 'string')
+    throw new CacheConfigError(`${field('keyPrefix')} must be a string; got ${typeof keyPrefix}.`);
   const keyFunction = entry.keyFunction ?? defaultKeyFunction;
   if (typeof keyFunction !== 'function') {
     throw new CacheConfigError(`${field('keyFunction')} must be a function (key, keyPrefix, version) => string.`);
@@ -67,20 +77,39 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   if (typeof ignoreErrors !== 'boolean') throw new CacheConfigError(`${field('ignoreErrors')} must be true or false.`);
   const commandTimeoutMs = entry.commandTimeoutMs ?? 500;
   if (typeof commandTimeoutMs !== 'number' || !(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) {
-    throw new CacheConfigError(`${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${String(commandTimeoutMs)}.`);
+    throw new CacheConfigError(
+      `${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${String(commandTimeoutMs)}.`,
+    );
   }
   const { location } = entry;
-  if (location !== undefined && typeof location !== 'string' && !(Array.isArray(location) && location.every((l) => typeof l === 'string'))) {
+  if (
+    location !== undefined &&
+    typeof location !== 'string' &&
+    !(Array.isArray(location) && location.every((l) => typeof l === 'string'))
+  ) {
     throw new CacheConfigError(`${field('location')} must be a string or a list of strings.`);
   }
-  return { alias, backend, location, timeout, keyPrefix, version, keyFunction, options, ignoreErrors, commandTimeoutMs };
+  return {
+    alias,
+    backend,
+    location,
+    timeout,
+    keyPrefix,
+    version,
+    keyFunction,
+    options,
+    ignoreErrors,
+    commandTimeoutMs,
+  };
 }
 
 /** Reads a whole-number option of a backend, with a default; names the alias and option when wrong. */
 export function integerOption(entry: ResolvedCacheEntry, name: string, fallback: number, minimum: number): number {
   const value = entry.options[name] ?? fallback;
   if (!Number.isInteger(value) || (value as number) < minimum) {
-    throw new CacheConfigError(`caches.${entry.alias}.options.${name} must be an integer of at least ${minimum}; got ${String(value)}.`);
+    throw new CacheConfigError(
+      `caches.${entry.alias}.options.${name} must be an integer of at least ${minimum}; got ${String(value)}.`,
+    );
   }
   return value as number;
 }
@@ -89,7 +118,9 @@ export function integerOption(entry: ResolvedCacheEntry, name: string, fallback:
 export function checkOptionNames(entry: ResolvedCacheEntry, known: readonly string[]): void {
   for (const name of Object.keys(entry.options)) {
     if (!known.includes(name)) {
-      throw new CacheConfigError(`caches.${entry.alias}.options.${name} is not an option of the ${String(entry.backend)} backend; known: ${known.join(', ') || 'none'}.`);
+      throw new CacheConfigError(
+        `caches.${entry.alias}.options.${name} is not an option of the ${String(entry.backend)} backend; known: ${known.join(', ') || 'none'}.`,
+      );
     }
   }
 }

@@ -39,4 +39,6 @@ for (let round = 0; Date.now() < deadline; round++) {
     if (createHash('sha1').update(value.body).digest('hex') !== value.digest) problems.push(`torn value for ${key}`);
   }
 }
-process.stdout.write(JSON.stringify({ reads, hits, writes, problems: problems.slice(0, 5), problemCount: problems.length }));
+process.stdout.write(
+  JSON.stringify({ reads, hits, writes, problems: problems.slice(0, 5), problemCount: problems.length }),
+);

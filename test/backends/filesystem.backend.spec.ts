@@ -2,7 +2,16 @@ import 'reflect-metadata';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -101,9 +110,13 @@ describe('filesystem backend', () => {
     const worker = join(import.meta.dirname, 'filesystem-worker.ts');
     const register = join(import.meta.dirname, '..', 'support', 'register-ts.mjs');
     const outputs = await Promise.all(
-      [1, 2, 3, 4].map((id) => run(process.execPath, ['--import', register, worker, directory, String(id), '3000'], { maxBuffer: 1 << 20 })),
+      [1, 2, 3, 4].map((id) =>
+        run(process.execPath, ['--import', register, worker, directory, String(id), '3000'], { maxBuffer: 1 << 20 }),
+      ),
     );
-    const reports = outputs.map(({ stdout }) => JSON.parse(stdout) as { hits: number; writes: number; problems: string[]; problemCount: number });
+    const reports = outputs.map(
+      ({ stdout }) => JSON.parse(stdout) as { hits: number; writes: number; problems: string[]; problemCount: number },
+    );
     for (const report of reports) {
       expect(report.problems).toEqual([]);
       expect(report.writes).toBeGreaterThan(10);

@@ -32,7 +32,9 @@ describe('locmem backend', () => {
   });
 
   it('culls the least recently used entries first', async () => {
-    const caches = await boot({ default: { backend: 'locmem', location: 'lru', options: { maxEntries: 3, cullFrequency: 3 } } });
+    const caches = await boot({
+      default: { backend: 'locmem', location: 'lru', options: { maxEntries: 3, cullFrequency: 3 } },
+    });
     const cache = caches.default;
     await cache.set('a', 1);
     await cache.set('b', 2);
@@ -40,7 +42,13 @@ describe('locmem backend', () => {
     await cache.get('a'); // now b is the least recently used
     await cache.set('d', 4); // full: culls one entry (3 / 3)
     expect(await cache.has('b')).toBe(false);
-    expect(await cache.getMany(['a', 'c', 'd'])).toEqual(new Map([['a', 1], ['c', 3], ['d', 4]]));
+    expect(await cache.getMany(['a', 'c', 'd'])).toEqual(
+      new Map([
+        ['a', 1],
+        ['c', 3],
+        ['d', 4],
+      ]),
+    );
   });
 
   it('hands out plain data as a frozen copy: reads copy nothing and cannot change the cache', async () => {

@@ -107,9 +107,25 @@ export function describeCacheContract(backendName: string, target: ContractTarge
 
     it('gets many keys at once, found ones only', async () => {
       await cache.setMany({ a: 'a', b: 'b', c: 'c', d: 'd' });
-      expect(await cache.getMany(['a', 'c', 'd'])).toEqual(new Map([['a', 'a'], ['c', 'c'], ['d', 'd']]));
-      expect(await cache.getMany(['a', 'b', 'e'])).toEqual(new Map([['a', 'a'], ['b', 'b']]));
-      expect(await cache.getMany(new Set(['a', 'b']))).toEqual(new Map([['a', 'a'], ['b', 'b']]));
+      expect(await cache.getMany(['a', 'c', 'd'])).toEqual(
+        new Map([
+          ['a', 'a'],
+          ['c', 'c'],
+          ['d', 'd'],
+        ]),
+      );
+      expect(await cache.getMany(['a', 'b', 'e'])).toEqual(
+        new Map([
+          ['a', 'a'],
+          ['b', 'b'],
+        ]),
+      );
+      expect(await cache.getMany(new Set(['a', 'b']))).toEqual(
+        new Map([
+          ['a', 'a'],
+          ['b', 'b'],
+        ]),
+      );
       expect(await cache.getMany([])).toEqual(new Map());
     });
 
@@ -138,7 +154,9 @@ export function describeCacheContract(backendName: string, target: ContractTarge
       expect(await cache.decr('answer')).toBe(41);
       expect(await cache.decr('answer', 10)).toBe(31);
       expect(await cache.decr('answer', -10)).toBe(41);
-      await expect(cache.incr('does_not_exist')).rejects.toThrow(new CacheKeyError(`Key 'does_not_exist' not found in cache 'default'; set it before incrementing.`));
+      await expect(cache.incr('does_not_exist')).rejects.toThrow(
+        new CacheKeyError(`Key 'does_not_exist' not found in cache 'default'; set it before incrementing.`),
+      );
       await expect(cache.decr('does_not_exist')).rejects.toBeInstanceOf(CacheKeyError);
       await cache.set('null', null);
       await expect(cache.incr('null')).rejects.toBeInstanceOf(CacheValueError);
@@ -162,7 +180,10 @@ export function describeCacheContract(backendName: string, target: ContractTarge
         list: [1, 2, 3, 4],
         nested: { key: 'value', deeper: [{ a: null }] },
         date: new Date('2026-01-02T03:04:05.678Z'),
-        map: new Map<unknown, unknown>([['a', 1], [2, { b: [3] }]]),
+        map: new Map<unknown, unknown>([
+          ['a', 1],
+          [2, { b: [3] }],
+        ]),
         set: new Set(['x', 'y']),
         buffer: Buffer.from([0, 1, 2, 255]),
         bytes: new Uint8Array([9, 8, 7]),
@@ -236,10 +257,10 @@ export function describeCacheContract(backendName: string, target: ContractTarge
     it('handles unicode keys and values', async () => {
       const stuff: Record<string, unknown> = {
         ascii: 'ascii_value',
-        'unicode_ascii': 'Iñtërnâtiônàlizætiøn1',
-        'Iñtërnâtiônàlizætiøn': 'Iñtërnâtiônàlizætiøn2',
-        'ascii2': { x: 1 },
-        '日本語のキー': '值 🎉',
+        unicode_ascii: 'Iñtërnâtiônàlizætiøn1',
+        Iñtërnâtiônàlizætiøn: 'Iñtërnâtiônàlizætiøn2',
+        ascii2: { x: 1 },
+        日本語のキー: '值 🎉',
       };
       for (const [key, value] of Object.entries(stuff)) {
         await cache.set(key, value);
@@ -326,7 +347,9 @@ export function describeCacheContract(backendName: string, target: ContractTarge
 
     it('refuses timeouts that are not numbers of seconds', async () => {
       await expect(cache.set('k', 'v', Number.NaN)).rejects.toBeInstanceOf(CacheValueError);
-      await expect(cache.set('k', 'v', '10' as unknown as number)).rejects.toThrow(/Timeout must be a number of seconds/);
+      await expect(cache.set('k', 'v', '10' as unknown as number)).rejects.toThrow(
+        /Timeout must be a number of seconds/,
+      );
     });
 
     it('versions keys: get and set', async () => {
@@ -382,14 +405,29 @@ export function describeCacheContract(backendName: string, target: ContractTarge
       expect(await cache.get('answer1', undefined, 1)).toBe(37);
 
       await cache.setMany({ ford1: 37, arthur1: 42 });
-      expect(await cache.getMany(['ford1', 'arthur1'])).toEqual(new Map([['ford1', 37], ['arthur1', 42]]));
+      expect(await cache.getMany(['ford1', 'arthur1'])).toEqual(
+        new Map([
+          ['ford1', 37],
+          ['arthur1', 42],
+        ]),
+      );
       expect(await cache.getMany(['ford1', 'arthur1'], 2)).toEqual(new Map());
       expect(await v2.getMany(['ford1', 'arthur1'])).toEqual(new Map());
-      expect(await v2.getMany(['ford1', 'arthur1'], 1)).toEqual(new Map([['ford1', 37], ['arthur1', 42]]));
+      expect(await v2.getMany(['ford1', 'arthur1'], 1)).toEqual(
+        new Map([
+          ['ford1', 37],
+          ['arthur1', 42],
+        ]),
+      );
 
       await v2.setMany({ ford2: 37, arthur2: 42 });
       expect(await cache.getMany(['ford2', 'arthur2'])).toEqual(new Map());
-      expect(await cache.getMany(['ford2', 'arthur2'], 2)).toEqual(new Map([['ford2', 37], ['arthur2', 42]]));
+      expect(await cache.getMany(['ford2', 'arthur2'], 2)).toEqual(
+        new Map([
+          ['ford2', 37],
+          ['arthur2', 42],
+        ]),
+      );
     });
 
     it('moves a value to the next version with incrVersion', async () => {
@@ -511,7 +549,9 @@ export function describeCacheContract(backendName: string, target: ContractTarge
           const messages = emitWarning.mock.calls.map((call) => String(call[0]));
           expect(messages.some((m) => m.includes('longer than 250'))).toBe(true);
           expect(messages.some((m) => m.includes('key with spaces'))).toBe(true);
-          expect(emitWarning.mock.calls.every((call) => (call[1] as { type: string }).type === 'CacheKeyWarning')).toBe(true);
+          expect(emitWarning.mock.calls.every((call) => (call[1] as { type: string }).type === 'CacheKeyWarning')).toBe(
+            true,
+          );
           // Once per distinct key: the same bad key again adds no warning.
           const before = emitWarning.mock.calls.length;
           await cache.get('key with spaces');

@@ -9,7 +9,9 @@ describe('dummy: stores nothing (Django DummyCacheTests)', () => {
   let cache: Cache;
 
   beforeAll(async () => {
-    moduleRef = await Test.createTestingModule({ imports: [CacheModule.forRoot({ default: { backend: 'dummy' } })] }).compile();
+    moduleRef = await Test.createTestingModule({
+      imports: [CacheModule.forRoot({ default: { backend: 'dummy' } })],
+    }).compile();
     cache = moduleRef.get(Cache);
   });
   afterAll(() => moduleRef.close());

@@ -71,7 +71,10 @@ describe('CacheModule', () => {
   };
 
   it('injects the default alias by the Cache class, others by @InjectCache, all through Caches', async () => {
-    await compile([CacheModule.forRoot({ default: { backend: 'locmem', location: 'module-a' }, files: { backend: 'dummy' } })], [RecipesService]);
+    await compile(
+      [CacheModule.forRoot({ default: { backend: 'locmem', location: 'module-a' }, files: { backend: 'dummy' } })],
+      [RecipesService],
+    );
     const service = moduleRef!.get(RecipesService);
     expect(service.cache.alias).toBe('default');
     expect(service.files.alias).toBe('files');
@@ -92,9 +95,9 @@ describe('CacheModule', () => {
   it('fails at boot on an alias that is not configured, listing the configured ones', async () => {
     const boot = compile([CacheModule.forRoot({ default: { backend: 'locmem' } })], [NeedsUnknownAlias]);
     await expect(boot).rejects.toThrow(CacheConfigError);
-    await expect(compile([CacheModule.forRoot({ default: { backend: 'locmem' } })], [NeedsUnknownAlias])).rejects.toThrow(
-      "No cache alias 'nonexistent'; configured: default",
-    );
+    await expect(
+      compile([CacheModule.forRoot({ default: { backend: 'locmem' } })], [NeedsUnknownAlias]),
+    ).rejects.toThrow("No cache alias 'nonexistent'; configured: default");
   });
 
   it.each([
@@ -104,9 +107,18 @@ describe('CacheModule', () => {
     [{ default: { backend: 'locmem', timeout: '5' } }, /caches\.default\.timeout must be a number of seconds or null/],
     [{ default: { backend: 'locmem', version: 1.5 } }, /caches\.default\.version must be an integer/],
     [{ default: { backend: 'filesystem' } }, /caches\.default\.location: the filesystem backend needs a directory/],
-    [{ default: { backend: 'locmem', options: { maxEntries: 0 } } }, /caches\.default\.options\.maxEntries must be an integer of at least 1/],
-    [{ default: { backend: 'locmem', options: { cullFrequency: -1 } } }, /options\.cullFrequency must be an integer of at least 0/],
-    [{ default: { backend: 'locmem', options: { max_entries: 10 } } }, /options\.max_entries is not an option of the locmem backend/],
+    [
+      { default: { backend: 'locmem', options: { maxEntries: 0 } } },
+      /caches\.default\.options\.maxEntries must be an integer of at least 1/,
+    ],
+    [
+      { default: { backend: 'locmem', options: { cullFrequency: -1 } } },
+      /options\.cullFrequency must be an integer of at least 0/,
+    ],
+    [
+      { default: { backend: 'locmem', options: { max_entries: 10 } } },
+      /options\.max_entries is not an option of the locmem backend/,
+    ],
     [{ default: { backend: 'locmem', commandTimeoutMs: 0 } }, /commandTimeoutMs must be a positive number/],
     [{ default: 'redis2://h' }, /unknown cache URL scheme 'redis2:'/],
     [{ default: 'locmem://x?timeout=soon' }, /caches\.default\.timeout: 'soon' in the cache URL is not a number/],
@@ -146,7 +158,9 @@ describe('CacheModule', () => {
         CacheModule.forRootAsync({
           imports: [SettingsModule],
           inject: [Settings],
-          useFactory: async (settings: Settings) => ({ caches: { default: settings.cacheUrl, files: 'dummy://', extra: 'dummy://' } }),
+          useFactory: async (settings: Settings) => ({
+            caches: { default: settings.cacheUrl, files: 'dummy://', extra: 'dummy://' },
+          }),
           aliases: ['extra'],
         }),
       ],
@@ -159,9 +173,11 @@ describe('CacheModule', () => {
   });
 
   it('forRootAsync rejects wrong configuration at boot', async () => {
-    await expect(compile([CacheModule.forRootAsync({ useFactory: () => ({ caches: { default: { backend: 'nope' } } as never }) })])).rejects.toThrow(
-      /caches\.default\.backend: unknown backend 'nope'/,
-    );
+    await expect(
+      compile([
+        CacheModule.forRootAsync({ useFactory: () => ({ caches: { default: { backend: 'nope' } } as never }) }),
+      ]),
+    ).rejects.toThrow(/caches\.default\.backend: unknown backend 'nope'/);
   });
 
   it('accepts a custom backend class and closes its stores when the app shuts down', async () => {
