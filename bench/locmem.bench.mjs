@@ -8,6 +8,7 @@ import { NestFactory } from '@nestjs/core';
 import { createCache } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { Cache, CacheModule } from '../dist/index.js';
+import { takeSnapshot } from '../dist/core/snapshot.js';
 import {
   environmentHeader,
   formatNs,
@@ -205,17 +206,9 @@ async function measureSize({ label, make }) {
   }
 }
 
-/** The same deep freeze as lib/core/snapshot.ts, on a v8 round-trip copy. */
+/** What locmem does at set (lib/core/snapshot.ts): a frozen copy of plain data. */
 function frozenCopy(value) {
-  const copy = deserialize(serialize(value));
-  deepFreeze(copy);
-  return copy;
-}
-
-function deepFreeze(value) {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
-  for (const key of Object.keys(value)) deepFreeze(value[key]);
-  Object.freeze(value);
+  return takeSnapshot(value, 'bench').frozen;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { addDelta } from '../core/cache.js';
+import { coarseNow } from '../core/coarse-clock.js';
 import { readSnapshot, takeSnapshot, type Snapshot } from '../core/snapshot.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
@@ -6,6 +7,8 @@ import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.
 interface Entry extends Snapshot {
   /** Epoch ms; `Infinity` never expires. */
   expiresAt: number;
+  /** When the entry was last stored or read, on the store's own counter. */
+  usedAt: number;
 }
 
 export interface LocMemOptions {
@@ -32,11 +35,13 @@ function release(location: string): void {
 }
 
 /**
- * Process memory, least recently used first out. A Map keeps insertion order, so moving a key
- * to the end on each read makes its first key the least recently used one.
+ * Process memory, least recently used first out. Each read stamps its entry with a counter
+ * instead of reordering the map: a hit stays a lookup and a store, and only a cull (rare: the
+ * store must be full) sorts by the stamps.
  */
 export class LocMemBackend implements CacheBackend {
   private readonly entries: Map<string, Entry>;
+  private uses = 0;
   private closed = false;
 
   constructor(
@@ -49,8 +54,7 @@ export class LocMemBackend implements CacheBackend {
   get(key: string): unknown {
     const entry = this.live(key);
     if (entry === undefined) return MISS;
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.usedAt = ++this.uses;
     return readSnapshot(entry);
   }
 
@@ -78,7 +82,7 @@ export class LocMemBackend implements CacheBackend {
     const entry = this.live(key);
     if (entry === undefined) return MISS;
     const next = addDelta(readSnapshot(entry), delta, key);
-    this.entries.set(key, { frozen: next, bytes: undefined, expiresAt: entry.expiresAt });
+    this.entries.set(key, { frozen: next, bytes: undefined, expiresAt: entry.expiresAt, usedAt: ++this.uses });
     return next;
   }
 
@@ -86,7 +90,7 @@ export class LocMemBackend implements CacheBackend {
     const entry = this.live(key);
     if (entry === undefined) return false;
     if (ttlMs !== null && ttlMs <= 0) this.entries.delete(key);
-    else entry.expiresAt = ttlMs === null ? Infinity : Date.now() + ttlMs;
+    else entry.expiresAt = ttlMs === null ? Infinity : coarseNow() + ttlMs;
     return true;
   }
 
@@ -106,23 +110,22 @@ export class LocMemBackend implements CacheBackend {
 
   private live(key: string): Entry | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined || entry.expiresAt > Date.now()) return entry;
+    // Entries that never expire skip the clock.
+    if (entry === undefined || entry.expiresAt === Infinity || entry.expiresAt > coarseNow()) return entry;
     this.entries.delete(key);
     return undefined;
   }
 
   private store(key: string, snapshot: Snapshot, ttlMs: TtlMs): void {
-    const expiresAt = ttlMs === null ? Infinity : Date.now() + ttlMs;
-    if (!this.entries.delete(key) && this.entries.size >= this.options.maxEntries) this.cull();
-    this.entries.set(key, { frozen: snapshot.frozen, bytes: snapshot.bytes, expiresAt });
+    const expiresAt = ttlMs === null ? Infinity : coarseNow() + ttlMs;
+    if (!this.entries.has(key) && this.entries.size >= this.options.maxEntries) this.cull();
+    this.entries.set(key, { frozen: snapshot.frozen, bytes: snapshot.bytes, expiresAt, usedAt: ++this.uses });
   }
 
   private cull(): void {
     if (this.options.cullFrequency === 0) return this.entries.clear();
-    let count = Math.floor(this.entries.size / this.options.cullFrequency);
-    for (const key of this.entries.keys()) {
-      if (count-- <= 0) break;
-      this.entries.delete(key);
-    }
+    const count = Math.floor(this.entries.size / this.options.cullFrequency);
+    const leastRecentlyUsed = [...this.entries].sort(([, a], [, b]) => a.usedAt - b.usedAt).slice(0, count);
+    for (const [key] of leastRecentlyUsed) this.entries.delete(key);
   }
 }

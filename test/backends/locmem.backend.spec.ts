@@ -72,4 +72,34 @@ describe('locmem backend', () => {
     expect(second).not.toBe(first);
     expect([...second.byName.keys()]).toEqual(['soup']);
   });
+
+  it('keeps cyclic and shared references, sparse arrays, and turns class instances into plain data', async () => {
+    const caches = await boot({ default: { backend: 'locmem', location: 'shapes' } });
+    const cache = caches.default;
+    const shared = { n: 1 };
+    const cyclic: Record<string, unknown> = { a: shared, b: shared };
+    cyclic.self = cyclic;
+    await cache.set('cyclic', cyclic);
+    const read = (await cache.get('cyclic')) as typeof cyclic;
+    expect(read.self).toBe(read);
+    expect(read.a).toBe(read.b);
+    expect(read.a).not.toBe(shared);
+
+    // eslint-disable-next-line no-sparse-arrays
+    await cache.set('sparse', [1, , 3]);
+    const sparse = (await cache.get('sparse')) as unknown[];
+    expect(sparse).toHaveLength(3);
+    expect(1 in sparse).toBe(false);
+
+    class Point {
+      constructor(
+        readonly x: number,
+        readonly y: number,
+      ) {}
+    }
+    await cache.set('point', new Point(1, 2));
+    const point = await cache.get('point');
+    expect(point).toEqual({ x: 1, y: 2 });
+    expect(point).not.toBeInstanceOf(Point);
+  });
 });
