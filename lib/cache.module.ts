@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { ModulesContainer } from '@nestjs/core';
+import { ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
@@ -51,8 +51,8 @@ export class CacheModule {
     }));
     const registry: Provider = {
       provide: Caches,
-      useFactory: (entries: ResolvedCacheEntry[]) => new Caches(entries),
-      inject: [CACHES_CONFIG],
+      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef) => Caches.create(entries, moduleRef),
+      inject: [CACHES_CONFIG, ModuleRef],
     };
     return {
       module: CacheModule,

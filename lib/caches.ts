@@ -1,19 +1,41 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
 import { createBackend } from './backends/create-backend.js';
 import { Cache } from './core/cache.js';
 import { CacheConfigError } from './core/errors.js';
-import type { ResolvedCacheEntry } from './interfaces/cache-options.interface.js';
+import type { CacheBackend } from './interfaces/cache-backend.interface.js';
+import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-options.interface.js';
 
 /**
  * Every configured store, by alias (Django's `caches`). Closes them all on application shutdown.
  *
  * @example constructor(private readonly caches: Caches) {} ... await this.caches.get('filesystem').clear();
  */
-export class Caches implements OnApplicationShutdown {
-  private readonly byAlias = new Map<string, Cache>();
+export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
+  private constructor(
+    private readonly byAlias: ReadonlyMap<string, Cache>,
+    private readonly backends: readonly CacheBackend[],
+  ) {}
 
-  constructor(entries: readonly ResolvedCacheEntry[]) {
-    for (const entry of entries) this.byAlias.set(entry.alias, new Cache(entry, createBackend(entry)));
+  /** Builds every alias's backend; tiered aliases last, since they chain the others. */
+  static async create(entries: readonly ResolvedCacheEntry[], moduleRef: ModuleRef): Promise<Caches> {
+    const backends = new Map<string, CacheBackend>();
+    const context: BackendContext = {
+      moduleRef,
+      backendOf: (alias) => {
+        const backend = backends.get(alias);
+        if (backend === undefined) {
+          throw new CacheConfigError(
+            `No cache alias '${alias}' to chain; configured: ${entries.map((e) => e.alias).join(', ')}.`,
+          );
+        }
+        return backend;
+      },
+    };
+    const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
+    for (const entry of ordered) backends.set(entry.alias, await createBackend(entry, context));
+    const byAlias = new Map(entries.map((entry) => [entry.alias, new Cache(entry, backends.get(entry.alias)!)]));
+    return new Caches(byAlias, [...backends.values()]);
   }
 
   /** The store of an alias; a `CacheConfigError` listing the configured aliases if there is none. */
@@ -37,6 +59,11 @@ export class Caches implements OnApplicationShutdown {
 
   all(): Cache[] {
     return [...this.byAlias.values()];
+  }
+
+  /** Backends that check something once the app's providers exist (a table, a connection). */
+  async onApplicationBootstrap(): Promise<void> {
+    await Promise.all(this.backends.map((backend) => backend.init?.()));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -1,16 +1,19 @@
 import { CacheConfigError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
 import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
-import type { ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { DummyBackend } from './dummy.backend.js';
 import { FileSystemBackend } from './filesystem.backend.js';
 import { LocMemBackend } from './locmem.backend.js';
 
 const CULLING_OPTIONS = ['maxEntries', 'cullFrequency'];
 
-/** Builds the backend an entry names, checking the settings that backend needs. */
-export function createBackend(entry: ResolvedCacheEntry): CacheBackend {
-  if (typeof entry.backend === 'function') return new entry.backend(entry);
+/**
+ * Builds the backend an entry names, checking the settings that backend needs. Server backends
+ * are imported only when configured, so their client libraries stay optional dependencies.
+ */
+export async function createBackend(entry: ResolvedCacheEntry, context: BackendContext): Promise<CacheBackend> {
+  if (typeof entry.backend === 'function') return new entry.backend(entry, context);
   switch (entry.backend) {
     case 'locmem':
       checkOptionNames(entry, CULLING_OPTIONS);
@@ -28,6 +31,14 @@ export function createBackend(entry: ResolvedCacheEntry): CacheBackend {
     case 'dummy':
       checkOptionNames(entry, []);
       return new DummyBackend();
+    case 'redis':
+      return (await import('./redis.backend.js')).createRedisBackend(entry, context);
+    case 'memcached':
+      return (await import('./memcached.backend.js')).createMemcachedBackend(entry, context);
+    case 'database':
+      return (await import('./database.backend.js')).createDatabaseBackend(entry, context);
+    case 'tiered':
+      return (await import('./tiered.backend.js')).createTieredBackend(entry, context);
   }
 }
 
@@ -38,10 +49,10 @@ function cullingOptions(entry: ResolvedCacheEntry) {
   };
 }
 
-function singleLocation(entry: ResolvedCacheEntry): string | undefined {
-  if (Array.isArray(entry.location)) {
+export function singleLocation(entry: ResolvedCacheEntry): string | undefined {
+  if (entry.location !== undefined && typeof entry.location !== 'string') {
     throw new CacheConfigError(
-      `caches.${entry.alias}.location: the ${String(entry.backend)} backend takes one location, not a list.`,
+      `caches.${entry.alias}.location: the ${String(entry.backend)} backend takes one location as a string.`,
     );
   }
   return entry.location;

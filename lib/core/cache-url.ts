@@ -5,6 +5,10 @@ const BACKEND_OF_SCHEME: Record<string, CacheEntryOptions['backend']> = {
   'locmem:': 'locmem',
   'file:': 'filesystem',
   'dummy:': 'dummy',
+  'redis:': 'redis',
+  'rediss:': 'redis',
+  'memcached:': 'memcached',
+  'db:': 'database',
 };
 
 /**
@@ -16,8 +20,10 @@ const BACKEND_OF_SCHEME: Record<string, CacheEntryOptions['backend']> = {
  */
 export function parseCacheUrl(url: string, alias = 'default'): CacheEntryOptions {
   let parsed: URL;
+  // A server list (`memcached://h1:11211,h2:11211`) is no valid URL host: parse the first server.
+  const servers = /^memcached:\/\/([^/?]*)/.exec(url)?.[1]?.split(',');
   try {
-    parsed = new URL(url);
+    parsed = new URL(servers ? url.replace(servers.join(','), servers[0]!) : url);
   } catch {
     throw new CacheConfigError(
       `caches.${alias}: '${url}' is not a cache URL; use e.g. 'locmem://name', 'file:///var/tmp/cache' or 'dummy://'.`,
@@ -32,8 +38,18 @@ export function parseCacheUrl(url: string, alias = 'default'): CacheEntryOptions
   const entry: CacheEntryOptions = { backend };
   if (backend === 'filesystem') entry.location = decodeURIComponent(parsed.pathname);
   if (backend === 'locmem') entry.location = decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/$/, ''));
+  if (backend === 'database') entry.location = decodeURIComponent(parsed.host);
+  if (backend === 'memcached') entry.location = servers;
   applyQuery(entry, parsed.searchParams, alias);
+  if (backend === 'redis') entry.location = withoutQuery(parsed);
   return entry;
+}
+
+/** The redis URL as ioredis takes it: our settings removed from the query. */
+function withoutQuery(url: URL): string {
+  const copy = new URL(url.href);
+  copy.search = '';
+  return copy.href;
 }
 
 function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: string): void {

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
 import { emptyStats, type CacheStats } from './cache-stats.js';
 import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
@@ -18,6 +19,8 @@ export interface CacheSettings {
 /** A value to store, or a function (sync or async) that computes it on a miss. */
 export type ValueOrFactory<T> = T | (() => T | Promise<T>);
 
+const FAILURE_LOG_INTERVAL_MS = 10_000;
+
 const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise;
 
 /**
@@ -34,6 +37,9 @@ export class Cache {
   private readonly keyFunction: KeyFunction;
   private readonly ignoreErrors: boolean;
   private readonly counters = emptyStats();
+  private readonly logger: Logger;
+  private lastFailureLoggedAt = -Infinity;
+  private failuresSinceLog = 0;
   /** Factories running right now, by made key: concurrent misses share one run. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
@@ -47,6 +53,7 @@ export class Cache {
     this.version = settings.version;
     this.keyFunction = settings.keyFunction;
     this.ignoreErrors = settings.ignoreErrors;
+    this.logger = new Logger(`Cache:${settings.alias}`);
   }
 
   /** The key as stored in the backend: the key function applied to key, prefix and version. */
@@ -345,11 +352,29 @@ export class Cache {
   private asCacheError(error: unknown, operation: string, key: string): CacheError {
     if (error instanceof CacheError && !(error instanceof CacheBackendError)) return error;
     this.counters.errors++;
-    if (error instanceof CacheBackendError) return error;
-    return new CacheBackendError(
-      `Cache '${this.alias}' failed to ${operation} '${key}': ${(error as Error)?.message ?? String(error)}. Check that the backend is reachable, or set ignoreErrors: true on the alias to treat failures as misses.`,
-      { cause: error },
-    );
+    const failure =
+      error instanceof CacheBackendError
+        ? error
+        : new CacheBackendError(
+            `Cache '${this.alias}' failed to ${operation} '${key}': ${(error as Error)?.message ?? String(error)}. Check that the backend is reachable, or set ignoreErrors: true on the alias to treat failures as misses.`,
+            { cause: error },
+          );
+    this.logFailure(failure);
+    return failure;
+  }
+
+  /** A backend that is down fails every call: say so once per burst, not once per call. */
+  private logFailure(failure: CacheBackendError): void {
+    const now = Date.now();
+    if (now - this.lastFailureLoggedAt < FAILURE_LOG_INTERVAL_MS) {
+      this.failuresSinceLog++;
+      return;
+    }
+    const suppressed =
+      this.failuresSinceLog > 0 ? ` (${this.failuresSinceLog} more failures since the last report)` : '';
+    this.logger.warn(`${failure.message}${suppressed}`);
+    this.lastFailureLoggedAt = now;
+    this.failuresSinceLog = 0;
   }
 }
 

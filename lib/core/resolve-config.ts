@@ -3,7 +3,7 @@ import { parseCacheUrl } from './cache-url.js';
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
 
-export const BUILT_IN_BACKENDS = ['locmem', 'filesystem', 'dummy'] as const;
+export const BUILT_IN_BACKENDS = ['locmem', 'filesystem', 'dummy', 'database', 'memcached', 'redis', 'tiered'] as const;
 
 const ENTRY_FIELDS = new Set<string>([
   'backend',
@@ -15,6 +15,8 @@ const ENTRY_FIELDS = new Set<string>([
   'options',
   'ignoreErrors',
   'commandTimeoutMs',
+  'tiers',
+  'bus',
 ]);
 
 /** Validates the caches map and fills in Django's defaults; errors name the alias and field. */
@@ -81,13 +83,15 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
       `${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${String(commandTimeoutMs)}.`,
     );
   }
-  const { location } = entry;
-  if (
-    location !== undefined &&
-    typeof location !== 'string' &&
-    !(Array.isArray(location) && location.every((l) => typeof l === 'string'))
-  ) {
-    throw new CacheConfigError(`${field('location')} must be a string or a list of strings.`);
+  const { location, tiers, bus } = entry;
+  if (location !== undefined && (location === null || !['string', 'object'].includes(typeof location))) {
+    throw new CacheConfigError(`${field('location')} must be a string, a list of strings or an object.`);
+  }
+  if (tiers !== undefined && !(Array.isArray(tiers) && tiers.every((tier) => typeof tier === 'string'))) {
+    throw new CacheConfigError(`${field('tiers')} must be a list of aliases, e.g. ['default', 'redis'].`);
+  }
+  if (bus !== undefined && typeof bus !== 'string') {
+    throw new CacheConfigError(`${field('bus')} must be a redis URL, e.g. 'redis://127.0.0.1:6379'.`);
   }
   return {
     alias,
@@ -100,6 +104,8 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
     options,
     ignoreErrors,
     commandTimeoutMs,
+    tiers,
+    bus,
   };
 }
 

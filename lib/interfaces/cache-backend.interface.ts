@@ -38,5 +38,7 @@ export interface CacheBackend {
   deleteMany?(keys: readonly string[]): Awaitable<void>;
   /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */
   readonly rejectsUnsafeKeys?: boolean;
+  /** Runs at application bootstrap, after every provider exists (e.g. to check a table). */
+  init?(): Promise<void>;
   close?(): Awaitable<void>;
 }

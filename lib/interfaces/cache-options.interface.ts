@@ -1,12 +1,21 @@
 import type { DynamicModule, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type { ModuleRef } from '@nestjs/core';
 import type { KeyFunction } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
 
-export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy';
+export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered';
 
 /** A custom backend: a class whose constructor takes the alias's resolved entry. */
-export type CacheBackendClass = new (entry: ResolvedCacheEntry) => CacheBackend;
+export type CacheBackendClass = new (entry: ResolvedCacheEntry, context: BackendContext) => CacheBackend;
+
+/** What a backend may need from the application while it is built. */
+export interface BackendContext {
+  /** Resolves providers, e.g. a TypeORM DataSource. */
+  moduleRef: ModuleRef;
+  /** The backend of another alias (for `tiered`); only aliases built before this one. */
+  backendOf(alias: string): CacheBackend;
+}
 
 /**
  * One alias of `CacheModule.forRoot`, with Django's settings in camelCase.
@@ -15,8 +24,11 @@ export type CacheBackendClass = new (entry: ResolvedCacheEntry) => CacheBackend;
  */
 export interface CacheEntryOptions {
   backend: BuiltInBackendName | CacheBackendClass;
-  /** Where the data lives: a locmem name, a directory, a table, server addresses. */
-  location?: string | string[];
+  /**
+   * Where the data lives: a locmem name, a directory, a table, a redis URL, memcached servers,
+   * or `{ cluster: ['h1:6379', ...] }` / `{ sentinels: [...], name }` for redis.
+   */
+  location?: CacheLocation;
   /** Default timeout in seconds (300); `null` never expires, `0` keeps nothing. */
   timeout?: TimeoutSeconds;
   keyPrefix?: string;
@@ -30,7 +42,13 @@ export interface CacheEntryOptions {
   ignoreErrors?: boolean;
   /** For networked backends: how long a command may take before it counts as failed (500). */
   commandTimeoutMs?: number;
+  /** `tiered` only: the aliases to chain, fastest first, e.g. `['default', 'redis']`. */
+  tiers?: string[];
+  /** `tiered` only: a redis URL on which writes publish invalidations to other instances. */
+  bus?: string;
 }
+
+export type CacheLocation = string | string[] | Record<string, unknown>;
 
 /**
  * The aliases and their entries, as Django's `CACHES`; an entry may also be a cache URL
@@ -42,7 +60,7 @@ export type CachesOptions = { default: CacheEntryOptions | string } & Record<str
 export interface ResolvedCacheEntry {
   alias: string;
   backend: BuiltInBackendName | CacheBackendClass;
-  location: string | string[] | undefined;
+  location: CacheLocation | undefined;
   timeout: TimeoutSeconds;
   keyPrefix: string;
   version: number;
@@ -50,6 +68,8 @@ export interface ResolvedCacheEntry {
   options: Record<string, unknown>;
   ignoreErrors: boolean;
   commandTimeoutMs: number;
+  tiers: string[] | undefined;
+  bus: string | undefined;
 }
 
 /** What `forRootAsync`'s factory returns. */

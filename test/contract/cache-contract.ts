@@ -22,6 +22,10 @@ export interface ContractTarget {
   rejectsUnsafeKeys?: boolean;
   /** Backends with Django's culling (locmem, filesystem, database). */
   culls?: boolean;
+  /** Modules the backend needs beside CacheModule, e.g. TypeOrmModule.forRoot for the database. */
+  imports?: () => unknown[];
+  /** Aliases the backend needs beside the contract's own, e.g. the tiers of a tiered alias. */
+  extraCaches?: () => Record<string, CacheEntryOptions>;
 }
 
 const customKeyFunction = (key: string, prefix: string, version: number) => `CUSTOM-${prefix}-${version}-${key}`;
@@ -38,6 +42,7 @@ export function describeCacheContract(backendName: string, target: ContractTarge
     let moduleRef: TestingModule;
     let caches: Caches;
     let cache: Cache;
+    const contractCaches = () => caches.all().filter((c) => !(c.alias in (target.extraCaches?.() ?? {})));
 
     beforeAll(async () => {
       const config: CachesOptions = {
@@ -53,17 +58,21 @@ export function describeCacheContract(backendName: string, target: ContractTarge
         delete config.cull;
         delete config.zeroCull;
       }
-      moduleRef = await Test.createTestingModule({ imports: [CacheModule.forRoot(config)] }).compile();
+      Object.assign(config, target.extraCaches?.());
+      moduleRef = await Test.createTestingModule({
+        imports: [...((target.imports?.() ?? []) as never[]), CacheModule.forRoot(config)],
+      }).compile();
+      await moduleRef.init(); // runs backends' init() at bootstrap, as an application would
       caches = moduleRef.get(Caches);
       cache = caches.default;
     });
 
     beforeEach(async () => {
-      await Promise.all(caches.all().map((c) => c.clear()));
+      await Promise.all(contractCaches().map((c) => c.clear()));
     });
 
     afterAll(async () => {
-      await Promise.all(caches.all().map((c) => c.clear()));
+      await Promise.all(contractCaches().map((c) => c.clear()));
       await moduleRef.close();
     });
 

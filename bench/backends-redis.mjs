@@ -1,0 +1,236 @@
+// The redis backend through the public API (a Cache from CacheModule.forRoot) against raw ioredis
+// running the same commands, and a tiered (locmem + redis) L1 hit against a plain locmem alias.
+// Both redis sides encode and decode the value the same way (V8 serialization), so the ratio is
+// what the library adds: key making, validation, stats. Uses REDIS_URL, or starts a redis-server
+// of its own (REDIS_SERVER_BIN, default redis-server on PATH) on a free loopback port.
+import 'reflect-metadata';
+import { spawn } from 'node:child_process';
+import { createServer, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { deserialize, serialize } from 'node:v8';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Redis } from 'ioredis';
+import { Caches, CacheModule } from '../dist/index.js';
+import {
+  environmentHeader,
+  formatNs,
+  formatOps,
+  formatRatio,
+  formatSpread,
+  isMain,
+  measure,
+  printTable,
+} from './harness.mjs';
+
+// Commands in flight at once per timed call: a server round trip per operation would measure
+// the loopback, not the client.
+const KEY_COUNT = 100;
+const REDIS_TARGET = 0.85;
+const TIERED_TARGET_COST = 1.3;
+
+const keys = Array.from({ length: KEY_COUNT }, (_, i) => `item:${i}`);
+const values = keys.map((_, i) => ({ id: i, name: `Item ${i}`, email: `item${i}@example.com`, active: i % 2 === 0 }));
+// The backend stores made keys (`${prefix}:${version}:${key}`); the raw side uses the same keys.
+const made = (key) => `:1:${key}`;
+
+async function createApp(caches) {
+  class RedisBenchModule {}
+  Module({ imports: [CacheModule.forRoot(caches)] })(RedisBenchModule);
+  const app = await NestFactory.createApplicationContext(RedisBenchModule, { logger: false });
+  await app.init();
+  return app;
+}
+
+/** The same server, on a given database (the bench's own: its clear() touches nothing else). */
+function onDatabase(url, db) {
+  const parsed = new URL(url);
+  parsed.pathname = `/${db}`;
+  return parsed.href;
+}
+
+/** REDIS_URL, or a redis-server started here and stopped by the returned function. */
+async function redisServer() {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
+  const port = await freePort();
+  const child = spawn(
+    process.env.REDIS_SERVER_BIN ?? 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 250 && !(await accepts(port)); i++) await sleep(20);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => (socket.destroy(), resolve(false)));
+    socket.connect(port, '127.0.0.1');
+  });
+}
+
+function rowsAgainst(baselineName, results, pairs) {
+  return pairs.flatMap(([op, baseline, api]) => {
+    const base = results.get(baseline);
+    return [base, results.get(api)].map((result) => [
+      op,
+      result.name,
+      formatOps(result.opsPerSec),
+      formatNs(result.nsPerOp),
+      formatSpread(result.spread),
+      formatRatio(result.opsPerSec / base.opsPerSec),
+    ]);
+  });
+}
+
+/** get, set and getMany through Cache against raw ioredis doing the same commands. */
+export async function runRedisBench(url) {
+  console.log(`\n== redis: get/set/getMany through Cache against raw ioredis (target >= ${REDIS_TARGET}x) ==`);
+  const location = onDatabase(url, 9);
+  const app = await createApp({ default: { backend: 'redis', location, timeout: null, commandTimeoutMs: 500 } });
+  // The raw client gets the backend's connection settings: its commandTimeout costs a timer per
+  // command, which is the price of failing fast, not of the library.
+  const raw = new Redis(location, { commandTimeout: 500, maxRetriesPerRequest: 1 });
+  try {
+    const cache = app.get(Caches).default;
+    await cache.clear();
+    for (let i = 0; i < KEY_COUNT; i++) await cache.set(keys[i], values[i]);
+    const madeKeys = keys.map(made);
+    const tasks = [
+      {
+        name: 'ioredis get',
+        fn: async () => {
+          const found = await Promise.all(madeKeys.map((key) => raw.getBuffer(key)));
+          for (const bytes of found) if (deserialize(bytes).id === undefined) throw new Error('raw get missed');
+        },
+      },
+      {
+        name: 'Cache get',
+        fn: async () => {
+          const found = await Promise.all(keys.map((key) => cache.get(key)));
+          if (found.includes(undefined)) throw new Error('Cache get missed');
+        },
+      },
+      {
+        name: 'ioredis set',
+        fn: () => Promise.all(madeKeys.map((key, i) => raw.set(key, serialize(values[i])))),
+      },
+      {
+        name: 'Cache set',
+        fn: () => Promise.all(keys.map((key, i) => cache.set(key, values[i]))),
+      },
+      {
+        name: 'ioredis mget',
+        fn: async () => {
+          const found = await raw.mgetBuffer(...madeKeys);
+          if (found.map((bytes) => deserialize(bytes)).length !== KEY_COUNT) throw new Error('raw mget missed');
+        },
+      },
+      {
+        name: 'Cache getMany',
+        fn: async () => {
+          if ((await cache.getMany(keys)).size !== KEY_COUNT) throw new Error('Cache getMany missed');
+        },
+      },
+    ].map((task) => ({ ...task, opsPerCall: KEY_COUNT }));
+    const results = new Map((await measure(tasks, { rounds: 9, sliceMs: 80, warmupMs: 200 })).map((r) => [r.name, r]));
+    printTable(
+      `redis (one server): ${KEY_COUNT} small objects, ${KEY_COUNT} commands in flight (getMany: one MGET of ${KEY_COUNT} keys)`,
+      ['op', 'way', 'ops/s', 'ns/op', 'spread', 'vs ioredis'],
+      rowsAgainst('ioredis', results, [
+        ['get', 'ioredis get', 'Cache get'],
+        ['set', 'ioredis set', 'Cache set'],
+        ['getMany', 'ioredis mget', 'Cache getMany'],
+      ]),
+    );
+    await cache.clear();
+  } finally {
+    await raw.quit();
+    await app.close();
+  }
+}
+
+/** A tiered (locmem + redis) L1 hit against a plain locmem get, both through Cache. */
+export async function runTieredBench(url) {
+  console.log(
+    `\n== tiered: L1 hit of locmem + redis against plain locmem (target <= ${TIERED_TARGET_COST}x its cost) ==`,
+  );
+  const app = await createApp({
+    default: { backend: 'locmem', location: 'bench-plain', timeout: null, options: { maxEntries: 10_000 } },
+    l1: { backend: 'locmem', location: 'bench-l1', timeout: null, options: { maxEntries: 10_000 } },
+    l2: { backend: 'redis', location: onDatabase(url, 9), timeout: null },
+    tiered: { backend: 'tiered', tiers: ['l1', 'l2'], timeout: null },
+  });
+  try {
+    const caches = app.get(Caches);
+    const plain = caches.default;
+    const tiered = caches.get('tiered');
+    for (let i = 0; i < KEY_COUNT; i++) {
+      await plain.set(keys[i], values[i]);
+      await tiered.set(keys[i], values[i]);
+    }
+    const getAll = (cache) => async () => {
+      for (let i = 0; i < KEY_COUNT; i++) if ((await cache.get(keys[i])) === undefined) throw new Error('missed');
+    };
+    const tasks = [
+      { name: 'locmem get', fn: getAll(plain) },
+      { name: 'tiered L1 hit', fn: getAll(tiered) },
+    ].map((task) => ({ ...task, opsPerCall: KEY_COUNT }));
+    const results = new Map((await measure(tasks)).map((r) => [r.name, r]));
+    const base = results.get('locmem get');
+    printTable(
+      `tiered (locmem + redis): ${KEY_COUNT} small objects, every read an L1 hit`,
+      ['way', 'ops/s', 'ns/op', 'spread', 'cost vs locmem'],
+      ['locmem get', 'tiered L1 hit'].map((name) => {
+        const result = results.get(name);
+        return [
+          result.name,
+          formatOps(result.opsPerSec),
+          formatNs(result.nsPerOp),
+          formatSpread(result.spread),
+          formatRatio(result.nsPerOp / base.nsPerOp),
+        ];
+      }),
+    );
+    await tiered.clear();
+  } finally {
+    await app.close();
+  }
+}
+
+/** Both, on REDIS_URL or a server of its own. */
+export async function run() {
+  const server = await redisServer();
+  try {
+    await runRedisBench(server.url);
+    await runTieredBench(server.url);
+  } finally {
+    await server.stop();
+  }
+}
+
+if (isMain(import.meta.url)) {
+  console.log(environmentHeader());
+  await run();
+}

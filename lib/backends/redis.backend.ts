@@ -1,0 +1,412 @@
+import { Logger } from '@nestjs/common';
+import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
+import { CacheConfigError, CacheValueError } from '../core/errors.js';
+import type { KeyFunction } from '../core/keys.js';
+import { checkOptionNames } from '../core/resolve-config.js';
+import { decodeValue, encodeValue } from '../core/serializer.js';
+import type { TtlMs } from '../core/timeouts.js';
+import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+
+/** A value with the time it has left (`null`: never expires); what a tier back-fills with. */
+export interface ValueWithTtl {
+  value: unknown;
+  ttlMs: TtlMs;
+}
+
+const OPTIONS = ['clearAll', 'redisOptions'];
+const LOCATION_EXAMPLE = `'redis://127.0.0.1:6379/1', { cluster: ['10.0.0.1:6379', '10.0.0.2:6379'] } or { sentinels: [{ host: '10.0.0.1', port: 26379 }], name: 'mymaster' }`;
+const ERROR_LOG_INTERVAL_MS = 10_000;
+const SCAN_COUNT = 1000;
+// V8's serializer starts every payload with its version tag; raw integers are ASCII.
+const V8_VERSION_TAG = 0xff;
+
+// INCRBY on a missing key would create it: Django's incr must not. The script is atomic.
+const INCR_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+if ARGV[2] == 'float' then return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1]) end
+return redis.call('INCRBY', KEYS[1], ARGV[1])`;
+
+/** The command `defineCommand` adds to the client for INCR_SCRIPT. */
+type WithIncrScript = { nestjsCachesIncr(key: string, delta: string, mode: string): Promise<number | string | null> };
+
+/**
+ * Builds the redis backend of an alias: a URL (`redis://h:p/db`, `rediss://`), a cluster node list
+ * or sentinels, checked at boot.
+ *
+ * @example { backend: 'redis', location: 'redis://127.0.0.1:6379/1', options: { clearAll: false } }
+ */
+export function createRedisBackend(entry: ResolvedCacheEntry, _context?: BackendContext): RedisBackend {
+  checkOptionNames(entry, OPTIONS);
+  const { clearAll = false, redisOptions = {} } = entry.options as { clearAll?: unknown; redisOptions?: unknown };
+  if (typeof clearAll !== 'boolean') {
+    throw new CacheConfigError(
+      `caches.${entry.alias}.options.clearAll must be true or false; got ${String(clearAll)}.`,
+    );
+  }
+  if (typeof redisOptions !== 'object' || redisOptions === null) {
+    throw new CacheConfigError(
+      `caches.${entry.alias}.options.redisOptions must be an object of ioredis options, e.g. { password: 'secret' }.`,
+    );
+  }
+  return new RedisBackend(connect(entry, redisOptions as RedisOptions), {
+    alias: entry.alias,
+    clearAll,
+    commandTimeoutMs: entry.commandTimeoutMs,
+    clearPattern: clearPatternOf(entry.keyFunction, entry.keyPrefix),
+  });
+}
+
+/** Connection settings that make a dead server fail fast instead of queueing (DESIGN §7). */
+function connect(entry: ResolvedCacheEntry, extra: RedisOptions): Redis | Cluster {
+  // Per connection (a cluster applies them to each node's connection).
+  const nodeOptions: RedisOptions = {
+    commandTimeout: entry.commandTimeoutMs,
+    connectTimeout: Math.max(entry.commandTimeoutMs * 4, 2000),
+    maxRetriesPerRequest: 1,
+    ...extra,
+  };
+  const common: RedisOptions = {
+    enableOfflineQueue: false,
+    retryStrategy: (times) => Math.min(times * 100, 2000),
+    ...nodeOptions,
+  };
+  const location = entry.location;
+  const wrong = (why: string) =>
+    new CacheConfigError(`caches.${entry.alias}.location: ${why}; e.g. ${LOCATION_EXAMPLE}.`);
+  if (typeof location === 'string') {
+    if (!/^rediss?:\/\//.test(location)) throw wrong(`'${location}' is not a redis:// or rediss:// URL`);
+    return new Redis(location, common);
+  }
+  if (location === undefined || location === null || typeof location !== 'object' || Array.isArray(location)) {
+    throw wrong('the redis backend needs a URL, a cluster node list or sentinels');
+  }
+  if ('cluster' in location) {
+    const nodes = location.cluster;
+    if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string' || isHostPort(n))) {
+      throw wrong(`cluster must be a non-empty list of 'host:port' strings`);
+    }
+    return new Cluster(nodes as ClusterNode[], {
+      enableOfflineQueue: false,
+      clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
+      slotsRefreshTimeout: Math.max(entry.commandTimeoutMs * 2, 1000),
+      redisOptions: nodeOptions,
+    });
+  }
+  if ('sentinels' in location) {
+    const { sentinels, name } = location as { sentinels?: unknown; name?: unknown };
+    if (!Array.isArray(sentinels) || sentinels.length === 0 || !sentinels.every(isHostPort)) {
+      throw wrong('sentinels must be a non-empty list of { host, port }');
+    }
+    if (typeof name !== 'string' || name === '') throw wrong('sentinels need the name of the master group');
+    return new Redis({ ...common, sentinels: sentinels as Array<{ host: string; port: number }>, name });
+  }
+  throw wrong('the object form needs a cluster or sentinels field');
+}
+
+function isHostPort(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { host?: unknown }).host === 'string' &&
+    typeof (value as { port?: unknown }).port === 'number'
+  );
+}
+
+/**
+ * The SCAN pattern of every key an alias makes, whatever the key and the version: the key
+ * function applied to marker values, glob-escaped, with the markers turned into `*`. A key
+ * function that hides the key (e.g. hashes it) gives no pattern: such aliases can only clear
+ * with `options.clearAll` (FLUSHDB).
+ */
+export function clearPatternOf(keyFunction: KeyFunction, keyPrefix: string): string | undefined {
+  const keyMarker = '\u0001nestjs-caches-key\u0001';
+  const versionMarker = 918_273_645;
+  const sample = keyFunction(keyMarker, keyPrefix, versionMarker);
+  if (!sample.includes(keyMarker)) return undefined;
+  return sample
+    .split(keyMarker)
+    .map((part) =>
+      part
+        .split(String(versionMarker))
+        .map((text) => text.replace(/[*?[\]\\]/g, '\\$&'))
+        .join('*'),
+    )
+    .join('*');
+}
+
+interface RedisBackendSettings {
+  alias: string;
+  clearAll: boolean;
+  commandTimeoutMs: number;
+  clearPattern: string | undefined;
+}
+
+/**
+ * Redis through ioredis, on one server (or sentinels) or a cluster. Values are V8-serialized,
+ * except safe integers, stored as decimal text so that `incr` is a server-side `INCRBY`:
+ * atomic across processes and keeping the key's expiry.
+ */
+export class RedisBackend implements CacheBackend {
+  private readonly logger: Logger;
+  private readonly isCluster: boolean;
+  private lastErrorLoggedAt = -Infinity;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly client: Redis | Cluster,
+    private readonly settings: RedisBackendSettings,
+  ) {
+    this.logger = new Logger(`Cache:${settings.alias}`);
+    this.isCluster = client instanceof Cluster;
+    client.defineCommand('nestjsCachesIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
+    // Without a listener an 'error' event would crash the process; a server that is down
+    // fails every reconnect, so report once per burst.
+    const onError = (error: Error) => this.logConnectionError(error);
+    client.on('error', onError);
+    if (this.isCluster) client.on('node error', onError);
+  }
+
+  /**
+   * Waits for the connection at bootstrap, at most the command timeout: the offline queue is
+   * off, so commands sent before the connection is ready would fail, but a server that is down
+   * must not hold the application's boot.
+   */
+  async init(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.client.off('ready', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(this.settings.commandTimeoutMs, 1000));
+      this.client.once('ready', done);
+    });
+  }
+
+  // get and set return ioredis's promise as is (no async wrapper): one microtask less per call.
+  get(key: string): Promise<unknown> {
+    return this.client.getBuffer(key).then((bytes) => (bytes === null ? MISS : decodeStored(bytes, key)));
+  }
+
+  /** The value and the time it has left, in one round trip (for tiers that back-fill). */
+  async getWithTtl(key: string): Promise<ValueWithTtl | Miss> {
+    const results = (await this.client.pipeline().getBuffer(key).pttl(key).exec()) ?? [];
+    const [[getError, bytes], [ttlError, ttl]] = results as Array<[Error | null, unknown]> as [
+      [Error | null, unknown],
+      [Error | null, unknown],
+    ];
+    if (getError) throw getError;
+    if (ttlError) throw ttlError;
+    if (bytes === null) return MISS;
+    const ttlMs = ttl as number;
+    return { value: decodeStored(bytes as Buffer, key), ttlMs: ttlMs < 0 ? null : ttlMs };
+  }
+
+  async getManyWithTtl(keys: readonly string[]): Promise<Map<string, ValueWithTtl>> {
+    const found = new Map<string, ValueWithTtl>();
+    const answers = await Promise.all(keys.map((key) => this.getWithTtl(key)));
+    keys.forEach((key, i) => {
+      const answer = answers[i]!;
+      if (answer !== MISS) found.set(key, answer);
+    });
+    return found;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.client.exists(key)) === 1;
+  }
+
+  set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
+    const bytes = encodeStored(value, key);
+    // The reply ('OK', a count) says nothing more: resolving with it spares a `.then`.
+    if (ttlMs === null) return this.client.set(key, bytes) as Promise<unknown> as Promise<void>;
+    if (ttlMs <= 0) return this.client.del(key) as Promise<unknown> as Promise<void>;
+    return this.client.set(key, bytes, 'PX', wholeMs(ttlMs)) as Promise<unknown> as Promise<void>;
+  }
+
+  async add(key: string, value: unknown, ttlMs: TtlMs): Promise<boolean> {
+    const bytes = encodeStored(value, key);
+    const reply =
+      ttlMs === null
+        ? await this.client.set(key, bytes, 'NX')
+        : await this.client.set(key, bytes, 'PX', wholeMs(ttlMs), 'NX');
+    return reply === 'OK';
+  }
+
+  async incr(key: string, delta: number): Promise<number | bigint | Miss> {
+    const mode = Number.isInteger(delta) ? 'int' : 'float';
+    let reply: number | string | null;
+    try {
+      reply = await (this.client as unknown as WithIncrScript).nestjsCachesIncr(key, String(delta), mode);
+    } catch (error) {
+      if (/not an integer|not a valid float|out of range/i.test((error as Error).message)) {
+        throw new CacheValueError(
+          `Cannot increment key '${key}': its value is not an integer (only integers are stored as numbers redis can increment).`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    if (reply === null) return MISS;
+    return typeof reply === 'number' ? reply : parseNumber(reply, key);
+  }
+
+  async touch(key: string, ttlMs: TtlMs): Promise<boolean> {
+    if (ttlMs !== null && ttlMs <= 0) return (await this.client.del(key)) > 0;
+    if (ttlMs !== null) return (await this.client.pexpire(key, wholeMs(ttlMs))) === 1;
+    // PERSIST answers 0 for a key without expiry too: ask EXISTS in the same round trip.
+    const results = (await this.client.pipeline().exists(key).persist(key).exec()) as Array<[Error | null, unknown]>;
+    if (results[0]![0]) throw results[0]![0];
+    return results[0]![1] === 1;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return (await this.client.del(key)) > 0;
+  }
+
+  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
+    const found = new Map<string, unknown>();
+    if (keys.length === 0) return found;
+    // MGET needs every key in one slot on a cluster: there, one GET per key, sent together.
+    const values = this.isCluster
+      ? await Promise.all(keys.map((key) => this.client.getBuffer(key)))
+      : await this.client.mgetBuffer(...keys);
+    keys.forEach((key, i) => {
+      const bytes = values[i];
+      if (bytes !== null && bytes !== undefined) found.set(key, decodeStored(bytes, key));
+    });
+    return found;
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
+    // Encode everything first: a value that cannot be stored stores none.
+    const encoded = entries.map(([key, value]) => [key, encodeStored(value, key)] as const);
+    if (encoded.length === 0) return [];
+    const setOne = (target: Redis | Cluster | ChainableCommander, key: string, bytes: Buffer | string) =>
+      ttlMs === null ? target.set(key, bytes) : target.set(key, bytes, 'PX', wholeMs(ttlMs));
+    let errors: Array<Error | null>;
+    if (this.isCluster) {
+      const settled = await Promise.allSettled(encoded.map(([key, bytes]) => setOne(this.client, key, bytes)));
+      errors = settled.map((result) => (result.status === 'rejected' ? (result.reason as Error) : null));
+    } else {
+      const pipeline = this.client.pipeline();
+      for (const [key, bytes] of encoded) setOne(pipeline, key, bytes);
+      errors = ((await pipeline.exec()) ?? []).map(([error]) => error);
+    }
+    // Every key failing is the server failing: an error, not a list of keys.
+    if (errors.every((error) => error !== null)) throw errors[0];
+    return encoded.filter((_, i) => errors[i] !== null).map(([key]) => key);
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    if (keys.length === 0) return;
+    if (this.isCluster) await Promise.all(keys.map((key) => this.client.unlink(key)));
+    else await this.client.unlink(...keys);
+  }
+
+  /**
+   * Removes this alias's keys only: SCAN over the pattern of its key function (every version),
+   * then UNLINK, on each master of a cluster. FLUSHDB only with `options.clearAll`.
+   */
+  async clear(): Promise<void> {
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    if (this.settings.clearAll) {
+      await Promise.all(nodes.map((node) => node.flushdb()));
+      return;
+    }
+    await this.clearMatching(this.settings.clearPattern);
+  }
+
+  /** Removes the keys matching a SCAN pattern (from `clearPatternOf`), on every master. */
+  async clearMatching(pattern: string | undefined): Promise<void> {
+    if (pattern === undefined) {
+      throw new CacheValueError(
+        `Cache '${this.settings.alias}' cannot clear: its keyFunction does not keep the key visible, so its keys cannot be told from others. Set options.clearAll: true to FLUSHDB instead.`,
+      );
+    }
+    const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
+    await Promise.all(nodes.map((node) => unlinkMatching(node, pattern)));
+  }
+
+  /** Quits, and drops the connection if the server does not answer in time. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.client.quit(),
+          new Promise((resolve) => (timer = setTimeout(resolve, Math.max(this.settings.commandTimeoutMs, 200)))),
+        ]);
+      } catch {
+        // Quitting a dead connection fails; disconnecting below is what matters.
+      } finally {
+        clearTimeout(timer);
+        this.client.disconnect();
+      }
+    })();
+    return this.closing;
+  }
+
+  private logConnectionError(error: Error): void {
+    const now = Date.now();
+    if (now - this.lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
+    this.lastErrorLoggedAt = now;
+    this.logger.warn(
+      `Redis connection error (reconnecting; reported once per ${ERROR_LOG_INTERVAL_MS / 1000} s): ${error.message}`,
+    );
+  }
+}
+
+async function unlinkMatching(node: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+    cursor = next;
+    if (keys.length > 0) {
+      // One UNLINK per key: a multi-key command would need every key in one cluster slot.
+      const pipeline = node.pipeline();
+      for (const key of keys) pipeline.unlink(key);
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+    }
+  } while (cursor !== '0');
+}
+
+function wholeMs(ttlMs: number): number {
+  return Math.max(1, Math.round(ttlMs));
+}
+
+/** Safe integers as decimal text (so INCRBY works on them); everything else V8-serialized. */
+function encodeStored(value: unknown, key: string): Buffer | string {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && !Object.is(value, -0)) return String(value);
+  return encodeValue(value, key);
+}
+
+function decodeStored(bytes: Buffer, key: string): unknown {
+  if (bytes.length > 0 && bytes[0] === V8_VERSION_TAG) {
+    try {
+      return decodeValue(bytes);
+    } catch (error) {
+      throw new CacheValueError(`Value of key '${key}' cannot be decoded: ${(error as Error).message}.`, {
+        cause: error,
+      });
+    }
+  }
+  return parseNumber(bytes.toString('latin1'), key);
+}
+
+/** A number written by `incr` (INCRBY, INCRBYFLOAT) or by `set`; text from elsewhere is refused. */
+function parseNumber(text: string, key: string): number | bigint {
+  if (/^-?\d+$/.test(text)) {
+    const number = Number(text);
+    return Number.isSafeInteger(number) ? number : BigInt(text);
+  }
+  const number = text.trim() === '' ? NaN : Number(text);
+  if (Number.isFinite(number)) return number;
+  throw new CacheValueError(
+    `Value of key '${key}' was not written by nestjs-caches (neither a serialized value nor a number); another client uses the same key.`,
+  );
+}

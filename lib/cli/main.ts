@@ -1,0 +1,34 @@
+import { createCacheTableCommand } from './createcachetable.command.js';
+
+// The entry of `npx nestjs-caches` (bin/nestjs-caches.js imports the compiled dist/cli/main.js).
+const USAGE = `Usage: nestjs-caches <command> [options]
+
+Commands:
+  createcachetable <table> --datasource <file> [--dry-run]   create a database cache table
+
+Run \`nestjs-caches <command> --help\` for a command's options.`;
+
+const output = { out: (line: string) => console.log(line), err: (line: string) => console.error(line) };
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'createcachetable':
+      return createCacheTableCommand(args, output);
+    case undefined:
+    case '--help':
+    case '-h':
+      output.out(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      output.err(`nestjs-caches: unknown command '${command}'.\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  console.error(`nestjs-caches: ${(error as Error)?.message ?? String(error)}`);
+  process.exitCode = 1;
+}

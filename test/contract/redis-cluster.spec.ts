@@ -1,0 +1,11 @@
+import { describeCacheContract } from './cache-contract.js';
+
+// A cluster has one database: this file is the only one writing keys with the contract's
+// prefixes there (the cluster tests in test/backends use prefixes of their own).
+describeCacheContract('redis cluster', {
+  entry: (name, overrides) => ({
+    backend: 'redis',
+    location: { cluster: (process.env.REDIS_CLUSTER_NODES ?? '').split(',') },
+    ...overrides,
+  }),
+});

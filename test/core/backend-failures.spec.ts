@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { CacheBackendError, CacheModule, Caches, type CacheBackend } from '../../lib/index.js';
+
+/** A backend whose server is gone: every call fails the way a client library's would. */
+class UnreachableBackend implements CacheBackend {
+  private fail(): never {
+    throw new Error('connect ECONNREFUSED 127.0.0.1:1');
+  }
+  get = () => this.fail();
+  set = () => this.fail();
+  add = () => this.fail();
+  delete = () => this.fail();
+  touch = () => this.fail();
+  incr = () => this.fail();
+  clear = () => this.fail();
+}
+
+describe('a backend that fails', () => {
+  let moduleRef: TestingModule;
+  afterEach(() => moduleRef.close());
+
+  async function boot() {
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({
+          default: { backend: UnreachableBackend },
+          lenient: { backend: UnreachableBackend, ignoreErrors: true },
+        }),
+      ],
+    }).compile();
+    return moduleRef.get(Caches);
+  }
+
+  it('surfaces as CacheBackendError naming the alias, the key and the fix, and is counted', async () => {
+    const cache = (await boot()).default;
+    const failure = cache.get('recipe:1').catch((e: unknown) => e);
+    await expect(failure).resolves.toBeInstanceOf(CacheBackendError);
+    expect(((await failure) as Error).message).toMatch(
+      /Cache 'default' failed to get 'recipe:1': connect ECONNREFUSED.*set ignoreErrors: true/,
+    );
+    expect(((await failure) as Error).cause).toBeInstanceOf(Error);
+    await expect(cache.set('k', 1)).rejects.toBeInstanceOf(CacheBackendError);
+    expect(cache.stats().errors).toBe(2);
+  });
+
+  it('with ignoreErrors, reads miss, writes resolve, getOrSet returns the computed value; incr still throws', async () => {
+    const cache = (await boot()).get('lenient');
+    expect(await cache.get('k', 'fallback')).toBe('fallback');
+    await expect(cache.set('k', 1)).resolves.toBeUndefined();
+    expect(await cache.add('k', 1)).toBe(false);
+    expect(await cache.getOrSet('k', () => 'computed')).toBe('computed');
+    expect(await cache.getMany(['a', 'b'])).toEqual(new Map());
+    await expect(cache.incr('k')).rejects.toBeInstanceOf(CacheBackendError);
+    expect(cache.stats().errors).toBeGreaterThanOrEqual(5);
+  });
+
+  it('is logged once per burst, not once per call', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const cache = (await boot()).get('lenient');
+      for (let i = 0; i < 100; i++) await cache.get(`k${i}`);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toContain("Cache 'lenient' failed to get 'k0'");
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});
