@@ -1,18 +1,12 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
-import type { KeyFunction } from '../core/keys.js';
+import { clearPatternOf } from '../core/keys.js';
 import { checkOptionNames } from '../core/resolve-config.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type Miss, type ValueWithTtl } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
-
-/** A value with the time it has left (`null`: never expires); what a tier back-fills with. */
-export interface ValueWithTtl {
-  value: unknown;
-  ttlMs: TtlMs;
-}
 
 const OPTIONS = ['clearAll', 'redisOptions'];
 const LOCATION_EXAMPLE = `'redis://127.0.0.1:6379/1', { cluster: ['10.0.0.1:6379', '10.0.0.2:6379'] } or { sentinels: [{ host: '10.0.0.1', port: 26379 }], name: 'mymaster' }`;
@@ -111,28 +105,6 @@ function isHostPort(value: unknown): boolean {
     typeof (value as { host?: unknown }).host === 'string' &&
     typeof (value as { port?: unknown }).port === 'number'
   );
-}
-
-/**
- * The SCAN pattern of every key an alias makes, whatever the key and the version: the key
- * function applied to marker values, glob-escaped, with the markers turned into `*`. A key
- * function that hides the key (e.g. hashes it) gives no pattern: such aliases can only clear
- * with `options.clearAll` (FLUSHDB).
- */
-export function clearPatternOf(keyFunction: KeyFunction, keyPrefix: string): string | undefined {
-  const keyMarker = '\u0001nestjs-caches-key\u0001';
-  const versionMarker = 918_273_645;
-  const sample = keyFunction(keyMarker, keyPrefix, versionMarker);
-  if (!sample.includes(keyMarker)) return undefined;
-  return sample
-    .split(keyMarker)
-    .map((part) =>
-      part
-        .split(String(versionMarker))
-        .map((text) => text.replace(/[*?[\]\\]/g, '\\$&'))
-        .join('*'),
-    )
-    .join('*');
 }
 
 interface RedisBackendSettings {

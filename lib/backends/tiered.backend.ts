@@ -3,24 +3,17 @@ import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient } from 'ioredis';
 import { addDelta } from '../core/cache.js';
 import { CacheConfigError } from '../core/errors.js';
-import type { KeyFunction } from '../core/keys.js';
+import { clearPatternOf, type KeyFunction } from '../core/keys.js';
 import { checkOptionNames } from '../core/resolve-config.js';
 import { toTtlMs, type TtlMs } from '../core/timeouts.js';
-import { MISS, type Awaitable, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import {
+  MISS,
+  type Awaitable,
+  type CacheBackend,
+  type Miss,
+  type ValueWithTtl,
+} from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
-import { clearPatternOf, type ValueWithTtl } from './redis.backend.js';
-
-/**
- * Optional primitives a tier may offer. `getWithTtl` lets a lower hit back-fill the upper tiers
- * with the time the value has left; `clearMatching` lets a shared tier drop only the tiered
- * alias's keys. (Proposed for CacheBackend; looked up by duck typing meanwhile.)
- */
-interface TierExtras {
-  getWithTtl?(key: string): Promise<ValueWithTtl | Miss>;
-  getManyWithTtl?(keys: readonly string[]): Promise<Map<string, ValueWithTtl>>;
-  clearMatching?(pattern: string | undefined): Promise<void>;
-}
-type Tier = CacheBackend & TierExtras;
 
 /** What a bus message carries: keys only, never values. `keys: null` is a clear. */
 interface Invalidation {
@@ -49,7 +42,7 @@ export async function createTieredBackend(entry: ResolvedCacheEntry, context: Ba
   if (tiers.includes(entry.alias)) {
     throw new CacheConfigError(`caches.${entry.alias}.tiers: a tiered cache cannot include itself.`);
   }
-  const backends = tiers.map((alias) => context.backendOf(alias) as Tier);
+  const backends = tiers.map((alias) => context.backendOf(alias) as CacheBackend);
   let bus: InvalidationBus | undefined;
   if (entry.bus !== undefined) {
     if (typeof entry.bus !== 'string' || !/^rediss?:\/\//.test(entry.bus)) {
@@ -89,8 +82,8 @@ interface TieredSettings {
  * instances drop their copies in the upper tiers after each write.
  */
 export class TieredBackend implements CacheBackend {
-  private readonly upper: Tier[];
-  private readonly lowest: Tier;
+  private readonly upper: CacheBackend[];
+  private readonly lowest: CacheBackend;
   /**
    * Invalidation clock: a back-fill is dropped when its key was invalidated (here or by another
    * instance) after the read began, since the value read may be the one the write replaced.
@@ -100,7 +93,7 @@ export class TieredBackend implements CacheBackend {
   private readonly invalidatedAt = new Map<string, number>();
 
   constructor(
-    private readonly tiers: Tier[],
+    private readonly tiers: CacheBackend[],
     private readonly settings: TieredSettings,
   ) {
     this.upper = tiers.slice(0, -1);
@@ -256,7 +249,7 @@ export class TieredBackend implements CacheBackend {
     return MISS;
   }
 
-  private async findIn(tier: Tier, key: string, ttlNotNeeded = false): Promise<ValueWithTtl | Miss> {
+  private async findIn(tier: CacheBackend, key: string, ttlNotNeeded = false): Promise<ValueWithTtl | Miss> {
     if (!ttlNotNeeded && tier.getWithTtl) return tier.getWithTtl(key);
     const value = await tier.get(key);
     return value === MISS ? MISS : { value, ttlMs: this.settings.defaultTtlMs };
@@ -307,7 +300,7 @@ export class TieredBackend implements CacheBackend {
   }
 }
 
-async function getEach(tier: Tier, keys: readonly string[]): Promise<Map<string, unknown>> {
+async function getEach(tier: CacheBackend, keys: readonly string[]): Promise<Map<string, unknown>> {
   const found = new Map<string, unknown>();
   for (const key of keys) {
     const value = await tier.get(key);
@@ -316,12 +309,12 @@ async function getEach(tier: Tier, keys: readonly string[]): Promise<Map<string,
   return found;
 }
 
-async function setEach(tier: Tier, entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs) {
+async function setEach(tier: CacheBackend, entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs) {
   for (const [key, value] of entries) await tier.set(key, value, ttlMs);
   return [] as string[];
 }
 
-async function deleteEach(tier: Tier, keys: readonly string[]): Promise<void> {
+async function deleteEach(tier: CacheBackend, keys: readonly string[]): Promise<void> {
   if (keys.length === 0) return;
   if (tier.deleteMany) await tier.deleteMany(keys);
   else for (const key of keys) await tier.delete(key);

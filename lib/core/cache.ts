@@ -189,19 +189,22 @@ export class Cache {
 
   /** The keys found, with their values; missing keys are left out. */
   async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
-    const userKeyOf = new Map<string, string>();
-    for (const key of keys) userKeyOf.set(this.validKey(key, version), key);
+    const userKeys = [...keys];
+    const madeKeys = userKeys.map((key) => this.validKey(key, version));
     const found = new Map<string, T>();
     try {
-      const values = this.backend.getMany
-        ? await this.backend.getMany([...userKeyOf.keys()])
-        : await this.getEachMade([...userKeyOf.keys()]);
-      for (const [made, value] of values) found.set(userKeyOf.get(made)!, value as T);
+      const values = this.backend.getMany ? await this.backend.getMany(madeKeys) : await this.getEachMade(madeKeys);
+      if (values.size > 0) {
+        for (let i = 0; i < madeKeys.length; i++) {
+          const value = values.get(madeKeys[i]!);
+          if (value !== undefined || values.has(madeKeys[i]!)) found.set(userKeys[i]!, value as T);
+        }
+      }
     } catch (error) {
-      this.fail(error, 'getMany', [...userKeyOf.values()].join(', '));
+      this.fail(error, 'getMany', userKeys.join(', '));
     }
     this.counters.hits += found.size;
-    this.counters.misses += userKeyOf.size - found.size;
+    this.counters.misses += userKeys.length - found.size;
     return found;
   }
 

@@ -48,3 +48,25 @@ export function assertKeyIsSafe(key: string): void {
   const problem = keyProblem(key);
   if (problem) throw new CacheKeyError(problem);
 }
+
+/**
+ * The glob pattern (redis SCAN) of every key an alias makes, whatever the key and the version: the key
+ * function applied to marker values, glob-escaped, with the markers turned into `*`. A key
+ * function that hides the key (e.g. hashes it) gives no pattern: such aliases can only clear
+ * with `options.clearAll` (FLUSHDB).
+ */
+export function clearPatternOf(keyFunction: KeyFunction, keyPrefix: string): string | undefined {
+  const keyMarker = '\u0001nestjs-caches-key\u0001';
+  const versionMarker = 918_273_645;
+  const sample = keyFunction(keyMarker, keyPrefix, versionMarker);
+  if (!sample.includes(keyMarker)) return undefined;
+  return sample
+    .split(keyMarker)
+    .map((part) =>
+      part
+        .split(String(versionMarker))
+        .map((text) => text.replace(/[*?[\]\\]/g, '\\$&'))
+        .join('*'),
+    )
+    .join('*');
+}

@@ -7,6 +7,12 @@ export type Awaitable<T> = T | Promise<T>;
 export const MISS: unique symbol = Symbol('nestjs-caches.miss');
 export type Miss = typeof MISS;
 
+/** A value with the time it has left (`null`: never expires). */
+export interface ValueWithTtl {
+  value: unknown;
+  ttlMs: TtlMs;
+}
+
 /**
  * The primitives a store implements; `Cache` adds keys, versions, timeouts, statistics and error
  * handling on top. Keys arrive already made (prefixed, versioned, validated); lifetimes arrive in
@@ -36,6 +42,11 @@ export interface CacheBackend {
   /** Stores every entry or, when a value cannot be serialized, none; returns the keys that failed. */
   setMany?(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Awaitable<string[]>;
   deleteMany?(keys: readonly string[]): Awaitable<void>;
+  /** The value and its remaining lifetime, so a tiered alias back-fills faster tiers exactly. */
+  getWithTtl?(key: string): Awaitable<ValueWithTtl | Miss>;
+  getManyWithTtl?(keys: readonly string[]): Awaitable<Map<string, ValueWithTtl>>;
+  /** Removes only keys matching a glob pattern (see `clearPatternOf`), in a store shared by aliases. */
+  clearMatching?(pattern: string | undefined): Awaitable<void>;
   /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */
   readonly rejectsUnsafeKeys?: boolean;
   /** Runs at application bootstrap, after every provider exists (e.g. to check a table). */

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
-import { clearPatternOf } from '../../lib/backends/redis.backend.js';
+import { clearPatternOf } from '../../lib/core/keys.js';
 import {
   CacheBackendError,
   CacheConfigError,

@@ -1,0 +1,33 @@
+// `npm run bench -- backends`: redis, tiered, memcached and database through the public API,
+// each against its raw client doing the same commands in the same run. Servers come from
+// REDIS_URL / MEMCACHED_SERVERS / POSTGRES_URL, or are started here, as the tests start them.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBinaries } from '../test/setup/binaries.mjs';
+import { POSTGRES_DATABASE, TestServers } from '../test/setup/servers.mjs';
+import { runDatabaseBench } from './backends-database.mjs';
+import { run as runMemcachedBench } from './backends-memcached.mjs';
+import { run as runRedisBenches } from './backends-redis.mjs';
+import { isMain } from './harness.mjs';
+
+export async function run() {
+  const dir = mkdtempSync(join(tmpdir(), 'nestjs-caches-bench-'));
+  chmodSync(dir, 0o755); // PostgreSQL runs as its own user and must reach its folder
+  let servers;
+  try {
+    if (!process.env.POSTGRES_URL) {
+      servers = new TestServers(dir, ensureBinaries(['postgres']));
+      const port = await servers.startPostgres();
+      process.env.POSTGRES_URL = `postgres://postgres@127.0.0.1:${port}/${POSTGRES_DATABASE}`;
+    }
+    await runRedisBenches();
+    await runMemcachedBench();
+    await runDatabaseBench();
+  } finally {
+    await servers?.stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (isMain(import.meta.url)) await run();
