@@ -6,6 +6,7 @@ import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import { HashRing } from './hash-ring.js';
 
 type MemjsClient = memjs.Client<Buffer, Buffer | null>;
 
@@ -49,13 +50,16 @@ export function createMemcachedBackend(entry: ResolvedCacheEntry, _context: Back
     logger: { log: () => undefined }, // failures reach Cache as errors, which logs them once per burst
   }) as MemjsClient;
   for (const server of client.servers) dropAbandonedSockets(server as unknown as MemjsServerInternals);
+  // memjs spreads keys by `hash % servers`; a ring keeps most keys in place when servers change.
+  const ring = new HashRing(servers);
+  // @types/memjs says getServer returns a string; memjs 1.3 uses the number as an index.
+  (client as unknown as { getServer(key: string): number }).getServer = (key) => ring.serverOf(key);
   return new MemcachedBackend(client);
 }
 
 /**
- * Django's memcached backend on memjs. Keys are spread over the servers by memjs itself, with
- * `hashCode(key) % servers.length` (a Java-style string hash, modulo): not consistent hashing, so
- * adding or removing a server remaps most keys (a cold cache, not wrong answers).
+ * Django's memcached backend on memjs. Keys are spread over the servers by consistent hashing
+ * (a ring of 160 points per server, as ketama), which replaces memjs's own `hash % servers`.
  *
  * Values are V8-serialized, except non-negative safe integers, stored as decimal text so that the
  * server's own `incr`/`decr` apply: atomic, and the expiry is kept. memjs 1.3 cannot set item flags,
