@@ -6,13 +6,11 @@
 // Uses MEMCACHED_SERVERS (`h:p,h:p`) when set, else starts two memcached of its own
 // (MEMCACHED_BIN or `memcached` on the PATH) on free loopback ports and stops them at the end.
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { deserialize, serialize } from 'node:v8';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import memjs from 'memjs';
+import { HashRing } from '../dist/backends/hash-ring.js';
 import { Cache, CacheModule } from '../dist/index.js';
 import {
   environmentHeader,
@@ -21,6 +19,7 @@ import {
   formatRatio,
   formatSpread,
   isMain,
+  requireEnv,
   measure,
   printTable,
 } from './harness.mjs';
@@ -37,47 +36,6 @@ const keys = Array.from({ length: KEY_COUNT }, (_, i) => `item:${i}`);
 // What Cache stores under a key: Django's default key function, `prefix:version:key`.
 const madeKeys = keys.map((key) => `${PREFIX}:${VERSION}:${key}`);
 const value = { id: 7, name: 'Item 7', email: 'item7@example.com', active: true, score: 10.5 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function answersVersion(port) {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.setTimeout(500, () => (socket.destroy(), resolve(false)));
-    socket.once('error', () => resolve(false));
-    socket.once('data', (data) => (socket.destroy(), resolve(data.toString().startsWith('VERSION'))));
-    socket.write('version\r\n');
-  });
-}
-
-/** Two memcached of our own; returns their addresses and a function that stops them. */
-async function startServers() {
-  const children = [];
-  const addresses = [];
-  for (let n = 0; n < 2; n++) {
-    const port = await freePort();
-    const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64'];
-    if (process.getuid?.() === 0) args.push('-u', 'nobody');
-    children.push(spawn(process.env.MEMCACHED_BIN ?? 'memcached', args, { stdio: 'ignore' }));
-    let ready = false;
-    for (let attempt = 0; attempt < 100 && !ready; attempt++) {
-      ready = await answersVersion(port);
-      if (!ready) await sleep(50);
-    }
-    if (!ready) throw new Error(`memcached on port ${port} did not start`);
-    addresses.push(`127.0.0.1:${port}`);
-  }
-  return { addresses, stop: () => children.forEach((child) => child.kill()) };
-}
 
 function benchModule(servers) {
   class MemcachedBenchModule {}
@@ -182,9 +140,7 @@ function tasks(cache, raw) {
 }
 
 export async function run() {
-  const given = process.env.MEMCACHED_SERVERS;
-  const own = given ? null : await startServers();
-  const servers = given ? given.split(',') : own.addresses;
+  const servers = requireEnv('MEMCACHED_SERVERS').split(',');
   console.log(
     `\n== memcached: Cache (CacheModule.forRoot) against raw memjs, ${servers.length} servers, ${KEY_COUNT} keys ==`,
   );
@@ -194,6 +150,9 @@ export async function run() {
   const app = await NestFactory.createApplicationContext(benchModule(servers), { logger: false });
   const cache = app.get(Cache);
   const raw = memjs.Client.create(servers.join(','), { logger: { log: () => undefined } });
+  // The same key placement as the backend's, so both read each key from the same server.
+  const ring = new HashRing(servers);
+  raw.getServer = (key) => ring.serverOf(key);
   const results = [];
   try {
     await cache.setMany(Object.fromEntries(keys.map((key) => [key, value])));
@@ -216,7 +175,6 @@ export async function run() {
   } finally {
     raw.close();
     await app.close();
-    own?.stop();
   }
   console.log(`\nTarget: Cache >= ${TARGET_RATIO}x raw memjs`);
   for (const { operation, ratio } of results) {

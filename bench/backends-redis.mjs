@@ -4,9 +4,6 @@
 // what the library adds: key making, validation, stats. Uses REDIS_URL, or starts a redis-server
 // of its own (REDIS_SERVER_BIN, default redis-server on PATH) on a free loopback port.
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { deserialize, serialize } from 'node:v8';
 import { Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -19,6 +16,7 @@ import {
   formatRatio,
   formatSpread,
   isMain,
+  requireEnv,
   measure,
   printTable,
 } from './harness.mjs';
@@ -47,47 +45,6 @@ function onDatabase(url, db) {
   const parsed = new URL(url);
   parsed.pathname = `/${db}`;
   return parsed.href;
-}
-
-/** REDIS_URL, or a redis-server started here and stopped by the returned function. */
-async function redisServer() {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => {} };
-  const port = await freePort();
-  const child = spawn(
-    process.env.REDIS_SERVER_BIN ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 250 && !(await accepts(port)); i++) await sleep(20);
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function accepts(port) {
-  return new Promise((resolve) => {
-    const socket = new Socket();
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => (socket.destroy(), resolve(false)));
-    socket.connect(port, '127.0.0.1');
-  });
 }
 
 function rowsAgainst(baselineName, results, pairs) {
@@ -219,15 +176,11 @@ export async function runTieredBench(url) {
   }
 }
 
-/** Both, on REDIS_URL or a server of its own. */
+/** Both, on REDIS_URL. */
 export async function run() {
-  const server = await redisServer();
-  try {
-    await runRedisBench(server.url);
-    await runTieredBench(server.url);
-  } finally {
-    await server.stop();
-  }
+  const url = requireEnv('REDIS_URL');
+  await runRedisBench(url);
+  await runTieredBench(url);
 }
 
 if (isMain(import.meta.url)) {

@@ -16,11 +16,13 @@ export async function run() {
   chmodSync(dir, 0o755); // PostgreSQL runs as its own user and must reach its folder
   let servers;
   try {
-    if (!process.env.POSTGRES_URL) {
-      servers = new TestServers(dir, ensureBinaries(['postgres']));
-      const port = await servers.startPostgres();
-      process.env.POSTGRES_URL = `postgres://postgres@127.0.0.1:${port}/${POSTGRES_DATABASE}`;
-    }
+    servers = new TestServers(dir, ensureBinaries(['redis-server', 'memcached', 'postgres']));
+    const env = process.env;
+    env.REDIS_URL ??= `redis://127.0.0.1:${await servers.startRedis()}`;
+    env.MEMCACHED_SERVERS ??= (await Promise.all([1, 2].map((n) => servers.startMemcached(n))))
+      .map((port) => `127.0.0.1:${port}`)
+      .join(',');
+    env.POSTGRES_URL ??= `postgres://postgres@127.0.0.1:${await servers.startPostgres()}/${POSTGRES_DATABASE}`;
     await runRedisBenches();
     await runMemcachedBench();
     await runDatabaseBench();

@@ -95,3 +95,11 @@ export const formatSpread = (spread) => `±${(spread * 100).toFixed(1)}%`;
 export function isMain(importMetaUrl) {
   return process.argv[1] !== undefined && importMetaUrl === pathToFileURL(process.argv[1]).href;
 }
+
+/** A server address the `backends` suite provides (bench/backends.bench.mjs starts the servers). */
+export function requireEnv(name) {
+  const value = process.env[name];
+  if (!value)
+    throw new Error(`${name} is not set: run this through \`npm run bench -- backends\`, which starts the servers.`);
+  return value;
+}
