@@ -10,6 +10,8 @@ import { resolveCaches } from '../../lib/core/resolve-config.js';
 import { CacheBackendError, CacheConfigError, CacheValueError } from '../../lib/index.js';
 import type { CacheEntryOptions } from '../../lib/interfaces/cache-options.interface.js';
 import type { BackendContext } from '../../lib/interfaces/cache-options.interface.js';
+import { freePort } from '../support/addresses.js';
+import { HashRing } from '../../lib/backends/hash-ring.js';
 
 // Two memcached servers of this file's own: the contract suite's clear() is flush_all on the
 // servers of MEMCACHED_SERVERS, and Jest runs the two files at the same time.
@@ -19,17 +21,6 @@ const children: ChildProcess[] = [];
 const caches: Cache[] = [];
 const rawClients: Array<memjs.Client> = [];
 let servers: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function answersVersion(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -61,8 +52,11 @@ async function makeCache(overrides: Partial<CacheEntryOptions> = {}): Promise<Ca
   return cache;
 }
 
+/** A plain memjs client that places keys on the same servers as the backend's ring. */
 function rawClient(location: string): memjs.Client {
   const client = memjs.Client.create(location, { logger: quiet });
+  const ring = new HashRing(location.split(','));
+  (client as unknown as { getServer(key: string): number }).getServer = (key) => ring.serverOf(key);
   rawClients.push(client);
   return client;
 }

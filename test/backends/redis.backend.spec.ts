@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { clearPatternOf } from '../../lib/core/keys.js';
@@ -15,13 +15,7 @@ import {
   defaultKeyFunction,
   type CachesOptions,
 } from '../../lib/index.js';
-
-/** REDIS_URL, on a database of this file's own. */
-function redisDb(db: number): string {
-  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  url.pathname = `/${db}`;
-  return url.href;
-}
+import { redisDb, freePort } from '../support/addresses.js';
 
 // Database 3 of the test server belongs to this file; on the cluster, keys carry prefixes
 // that no other file uses.
@@ -221,17 +215,6 @@ function accepts(port: number): Promise<boolean> {
     socket.once('connect', () => (socket.destroy(), resolve(true)));
     socket.once('error', () => (socket.destroy(), resolve(false)));
     socket.connect(port, '127.0.0.1');
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 

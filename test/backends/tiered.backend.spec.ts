@@ -12,13 +12,7 @@ import {
   type CacheBackend,
   type CachesOptions,
 } from '../../lib/index.js';
-
-/** REDIS_URL, on a database of this file's own. */
-function redisDb(db: number): string {
-  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  url.pathname = `/${db}`;
-  return url.href;
-}
+import { redisDb } from '../support/addresses.js';
 
 // Database 4 of the test server belongs to this file; the bus channel is named after the
 // alias ('shared'), which no other file uses.
