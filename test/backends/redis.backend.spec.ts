@@ -15,6 +15,7 @@ import {
   defaultKeyFunction,
   type CachesOptions,
 } from '../../lib/index.js';
+import { resolvedEntry } from '../support/resolved-entry.js';
 import { redisDb, freePort } from '../support/addresses.js';
 
 // Database 3 of the test server belongs to this file; on the cluster, keys carry prefixes
@@ -92,20 +93,9 @@ describe('redis backend (one server)', () => {
   });
 
   it('tells the remaining time with getWithTtl, in one round trip', async () => {
-    const backend = (await import('../../lib/backends/redis.backend.js')).createRedisBackend({
-      alias: 'direct',
-      backend: 'redis',
-      location: redisUrl,
-      timeout: 300,
-      keyPrefix: '',
-      version: 1,
-      keyFunction: defaultKeyFunction,
-      options: {},
-      ignoreErrors: false,
-      commandTimeoutMs: 500,
-      tiers: undefined,
-      bus: undefined,
-    });
+    const backend = (await import('../../lib/backends/redis.backend.js')).createRedisBackend(
+      resolvedEntry('direct', { backend: 'redis', location: redisUrl }),
+    );
     await backend.init();
     await backend.set('direct:ttl', 'v', 10_000);
     const found = await backend.getWithTtl('direct:ttl');

@@ -3,15 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocMemBackend } from '../../lib/backends/locmem.backend.js';
-import {
-  CacheConfigError,
-  CacheModule,
-  Caches,
-  defaultKeyFunction,
-  MISS,
-  type CacheBackend,
-  type CachesOptions,
-} from '../../lib/index.js';
+import { CacheConfigError, CacheModule, Caches, MISS, type CacheBackend, type CachesOptions } from '../../lib/index.js';
+import { resolvedEntry } from '../support/resolved-entry.js';
 import { redisDb } from '../support/addresses.js';
 
 // Database 4 of the test server belongs to this file; the bus channel is named after the
@@ -167,20 +160,7 @@ describe('tiered backend: back-fill and invalidation races', () => {
     const { createTieredBackend } = await import('../../lib/backends/tiered.backend.js');
     const upper = new LocMemBackend(`race-${Math.random()}`, { maxEntries: 100, cullFrequency: 3 });
     const backend = await createTieredBackend(
-      {
-        alias: 'race',
-        backend: 'tiered',
-        location: undefined,
-        timeout: 60,
-        keyPrefix: '',
-        version: 1,
-        keyFunction: defaultKeyFunction,
-        options: {},
-        ignoreErrors: false,
-        commandTimeoutMs: 500,
-        tiers: ['upper', 'lower'],
-        bus: undefined,
-      },
+      resolvedEntry('race', { backend: 'tiered', timeout: 60, tiers: ['upper', 'lower'] }),
       { moduleRef: undefined as never, backendOf: (alias) => (alias === 'upper' ? upper : lower) },
     );
     return { backend, upper };
