@@ -12,7 +12,7 @@ export type AdapterName = (typeof ADAPTERS)[number];
  */
 export async function startApp(
   adapter: AdapterName,
-  module: Type<unknown>,
+  module: Type<unknown> | DynamicModule,
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app =
