@@ -20,12 +20,17 @@ describe('HTTP cache settings', () => {
     [{ site: { ttl: 5 } }, /site\.ttl is not an option; known: cache, timeout, keyPrefix/],
     [{ statusHeader: 'X Cache' }, /statusHeader must be an HTTP header name/],
     [{ sites: {} }, /CacheModule options\.sites is not an option/],
+    [{ site: { staleWhileRevalidate: -5 } }, /site\.staleWhileRevalidate must be a number of seconds >= 0/],
   ])('rejects %j at boot', async (options, message) => {
     await expect(bootWith(options as CacheModuleOptions)).rejects.toThrow(message);
   });
 
   it('accepts a valid site cache', async () => {
     await expect(bootWith({ site: { cache: 'default', timeout: 0, keyPrefix: 'p' } })).resolves.toBeDefined();
+  });
+
+  it('rejects a negative staleWhileRevalidate where it is written', () => {
+    expect(() => CachePage(60, { staleWhileRevalidate: -1 })).toThrow(/staleWhileRevalidate takes a number of seconds/);
   });
 
   it.each([-1, Number.NaN, Infinity, '60'])('rejects @CachePage(%p) where it is written', (timeout) => {
