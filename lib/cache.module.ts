@@ -1,9 +1,11 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
 import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
+import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import type {
   CacheModuleAsyncOptions,
   CachesOptions,
@@ -57,8 +59,14 @@ export class CacheModule {
     return {
       module: CacheModule,
       global: true,
-      imports,
-      providers: [config, registry, ...aliasProviders],
+      imports: [DiscoveryModule, ...imports],
+      providers: [
+        config,
+        registry,
+        ...aliasProviders,
+        MethodCacheExplorer,
+        { provide: EARLY_REFRESH_RANDOM, useValue: Math.random },
+      ],
       exports: [Caches, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
     };
   }
