@@ -2,6 +2,7 @@ import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
+import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 import { needsStampedeGuard } from '../stampede/stampede-guard.js';
 import { compileMethodKey } from './method-keys.js';
@@ -84,8 +85,7 @@ function cacheableCall(
   const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
   // Without options, the plain getOrSet (its fastest path) is used.
   const needsOptions = unless !== undefined || needsStampedeGuard(base);
-  return async (args) => {
-    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
+  const computeAndStore = async (key: string, args: unknown[]) => {
     let ran = false;
     let result: unknown;
     const compute = async () => {
@@ -99,11 +99,29 @@ function cacheableCall(
         ? base
         : { ...base, unless: (value: unknown) => unless(value, args) };
     try {
-      return await cache.getOrSet(keyOf(args), compute, timeout, undefined, getOrSetOptions);
+      return await cache.getOrSet(key, compute, timeout, undefined, getOrSetOptions);
     } catch (error) {
       if (!(error instanceof CacheBackendError)) throw error;
       return ran ? result : original.apply(instance, args);
     }
+  };
+  if (needsOptions) {
+    return (args) =>
+      condition !== undefined && !condition(args) ? original.apply(instance, args) : computeAndStore(keyOf(args), args);
+  }
+  // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
+  // getOrSet, which joins or starts the one computation of the key in this process.
+  return async (args) => {
+    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
+    const key = keyOf(args);
+    let cached: unknown;
+    try {
+      cached = await cache.get(key, MISS);
+    } catch (error) {
+      if (!(error instanceof CacheBackendError)) throw error;
+      return original.apply(instance, args);
+    }
+    return cached !== MISS ? cached : computeAndStore(key, args);
   };
 }
 
