@@ -335,16 +335,20 @@ export class Cache {
 
   /**
    * Leases live under a lock key users cannot make: the key function gets `lock.<version>` where
-   * the version goes, and user keys always have a number there. Keys too long for memcached with
-   * that addition are hashed.
+   * the version goes, and user keys always have a number there. A custom key function that drops
+   * the version gets `lock.<version>:` before the key instead (there, in the users' key space).
+   * Keys too long for memcached with that addition are hashed.
    */
   private leaseStore(): LeaseStore {
+    const keepsVersion = this.keyFunction('k', this.keyPrefix, 1) !== this.keyFunction('k', this.keyPrefix, 2);
     const lockKey = (key: string, version: number | undefined) => {
-      const lockVersion = `lock.${version ?? this.version}` as unknown as number;
-      const made = this.keyFunction(key, this.keyPrefix, lockVersion);
-      return keyProblem(made) === undefined
-        ? made
-        : this.keyFunction(createHash('sha256').update(key).digest('base64url'), this.keyPrefix, lockVersion);
+      const lockVersion = `lock.${version ?? this.version}`;
+      const make = (k: string) =>
+        keepsVersion
+          ? this.keyFunction(k, this.keyPrefix, lockVersion as unknown as number)
+          : this.keyFunction(`${lockVersion}:${k}`, this.keyPrefix, version ?? this.version);
+      const made = make(key);
+      return keyProblem(made) === undefined ? made : make(createHash('sha256').update(key).digest('base64url'));
     };
     return {
       tryTake: async (key, version, token, ttlMs) => {

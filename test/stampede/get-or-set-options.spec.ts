@@ -220,3 +220,36 @@ function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+describe('leases with a key function that drops the version', () => {
+  it('still keep the lease apart from the value', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({
+          default: {
+            backend: 'locmem',
+            location: 'stampede-no-version',
+            keyFunction: (key, prefix) => `${prefix}${key}`,
+          },
+        }),
+      ],
+    }).compile();
+    const cache = moduleRef.get(Cache);
+    let release!: () => void;
+    const computing = cache.getOrSet(
+      'report',
+      () => new Promise<string>((done) => (release = () => done('r'))),
+      60,
+      undefined,
+      {
+        lock: true,
+      },
+    );
+    await sleep(10);
+    expect(await cache.get('report')).toBeUndefined(); // the lease is not stored under the key itself
+    release();
+    expect(await computing).toBe('r');
+    expect(await cache.get('report')).toBe('r');
+    await moduleRef.close();
+  });
+});
