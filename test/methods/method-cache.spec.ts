@@ -292,6 +292,11 @@ describe('@CachePut, @CacheEvict and @CacheConfig', () => {
       return title;
     }
 
+    @CachePut({ key: 'pinned:{0}', timeout: null })
+    pin(id: number) {
+      return `pinned ${id}`;
+    }
+
     @CacheEvict('recipe:{0}')
     remove(id: number) {
       if (this.fail) throw new Error('cannot remove');
@@ -342,6 +347,9 @@ describe('@CachePut, @CacheEvict and @CacheConfig', () => {
     expect(await other.get('recipe:1')).toBe('Soup');
     await service.update(0, 'Zero');
     expect(await other.has('recipe:0')).toBe(false);
+    await service.pin(1);
+    await sleep(150); // past the class timeout: the put's own timeout (forever) wins
+    expect(await other.get('pinned:1')).toBe('pinned 1');
   });
 
   it('@CacheEvict removes after success, before with beforeInvocation, everything with allEntries', async () => {
@@ -439,11 +447,12 @@ describe('wiring', () => {
     expect(warn).toHaveBeenCalledTimes(1); // once per burst
   });
 
-  it('works on redis (database 6)', async () => {
+  it('works on redis (database 6): 1,000 concurrent callers, one run', async () => {
     const { service, cache } = await boot(Counter, {
       default: { backend: 'redis', location: redisDb(6), keyPrefix: `methods-${process.pid}-${Date.now()}` },
     });
-    expect(await service.count()).toBe(1);
+    const results = await Promise.all(Array.from({ length: 1000 }, () => service.count()));
+    expect(new Set(results)).toEqual(new Set([1]));
     expect(await service.count()).toBe(1);
     expect(await cache.get('count')).toBe(1);
     await cache.clear();
