@@ -18,6 +18,7 @@ const MAX_BACKOFF_MS = 30_000;
 // Bounds on the bookkeeping: a flood of distinct keys must not grow memory without limit.
 const MAX_BACKGROUND_REFRESHES = 1000;
 const MAX_TRACKED_FAILURES = 1000;
+const FAILURE_LOG_INTERVAL_MS = 10_000;
 
 /** What the options of one call mean in milliseconds. */
 interface Plan<T> {
@@ -54,6 +55,8 @@ export class StampedeGuard {
   /** Keys whose last refresh failed: not retried before `retryAt`. */
   private readonly failures = new Map<string, { count: number; retryAt: number }>();
   private readonly logger: Logger;
+  private lastFailureLoggedAt = -Infinity;
+  private failuresSinceLog = 0;
 
   constructor(
     private readonly cache: Cache,
@@ -217,9 +220,22 @@ export class StampedeGuard {
     this.failures.delete(made);
     if (this.failures.size >= MAX_TRACKED_FAILURES) this.failures.delete(this.failures.keys().next().value!);
     this.failures.set(made, { count, retryAt: Date.now() + delayMs });
-    // At most one report per key per back-off delay: the back-off already rate-limits this.
-    this.logger.warn(
+    this.logFailure(
       `Refreshing '${made}' failed (serving the stale value, next try in ${delayMs / 1000} s): ${(error as Error)?.message ?? String(error)}`,
     );
+  }
+
+  /** An upstream that is down fails the refresh of every key: say so once per burst. */
+  private logFailure(message: string): void {
+    const now = Date.now();
+    if (now - this.lastFailureLoggedAt < FAILURE_LOG_INTERVAL_MS) {
+      this.failuresSinceLog++;
+      return;
+    }
+    const suppressed =
+      this.failuresSinceLog > 0 ? ` (${this.failuresSinceLog} more failed refreshes since the last report)` : '';
+    this.logger.warn(`${message}${suppressed}`);
+    this.lastFailureLoggedAt = now;
+    this.failuresSinceLog = 0;
   }
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Cache, CacheModule, type CacheEntryOptions } from '../../lib/index.js';
 import { redisDb } from '../support/addresses.js';
@@ -97,6 +98,7 @@ describe.each(backends)('getOrSet options on %s', (_name, entry) => {
   });
 
   it('serves the stale value in grace while the factory throws, backing off, then throws after grace', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const factory = slowFactory(10, () => 'good');
     const options = { grace: 1.5 };
     await cache.getOrSet('grace', factory, 0.2, undefined, options);
@@ -110,6 +112,9 @@ describe.each(backends)('getOrSet options on %s', (_name, entry) => {
     await sleep(1100);
     expect(await cache.getOrSet('grace', factory, 0.2, undefined, options)).toBe('good');
     expect(factory.runs).toBe(3);
+    expect(warn).toHaveBeenCalledTimes(1); // two failed refreshes, one report per burst
+    expect(String(warn.mock.calls[0]![0])).toMatch(/Refreshing '.*grace' failed .*database down/);
+    warn.mockRestore();
     await sleep(600); // past timeout + grace: the value is gone
     await expect(cache.getOrSet('grace', factory, 0.2, undefined, options)).rejects.toThrow('database down');
   });
