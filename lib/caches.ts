@@ -2,9 +2,18 @@ import { Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from 
 import type { ModuleRef } from '@nestjs/core';
 import { createBackend } from './backends/create-backend.js';
 import { Cache } from './core/cache.js';
+import { withCircuitBreaker } from './core/circuit-breaker.js';
 import { CacheConfigError } from './core/errors.js';
 import type { CacheBackend } from './interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-options.interface.js';
+
+// Stores that live in this process cannot be down; a tiered alias fails only through its tiers.
+const NEVER_DOWN = new Set(['locmem', 'dummy', 'tiered']);
+
+function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend {
+  if (entry.circuitBreaker === false || NEVER_DOWN.has(entry.backend as string)) return backend;
+  return withCircuitBreaker(backend, entry.alias, entry.circuitBreaker);
+}
 
 /**
  * Every configured store, by alias (Django's `caches`). Closes them all on application shutdown.
@@ -33,7 +42,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
       },
     };
     const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
-    for (const entry of ordered) backends.set(entry.alias, await createBackend(entry, context));
+    for (const entry of ordered) backends.set(entry.alias, guarded(entry, await createBackend(entry, context)));
     const byAlias = new Map(entries.map((entry) => [entry.alias, new Cache(entry, backends.get(entry.alias)!)]));
     return new Caches(byAlias, [...backends.values()]);
   }

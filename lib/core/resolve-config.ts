@@ -1,5 +1,6 @@
 import type { CacheEntryOptions, CachesOptions, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { parseCacheUrl } from './cache-url.js';
+import { DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerSettings } from './circuit-breaker.js';
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
 
@@ -17,6 +18,7 @@ const ENTRY_FIELDS = new Set<string>([
   'commandTimeoutMs',
   'tiers',
   'bus',
+  'circuitBreaker',
 ]);
 
 /** Validates the caches map and fills in Django's defaults; errors name the alias and field. */
@@ -83,6 +85,7 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
       `${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${String(commandTimeoutMs)}.`,
     );
   }
+  const circuitBreaker = resolveCircuitBreaker(entry.circuitBreaker, field('circuitBreaker'));
   const { location, tiers, bus } = entry;
   if (location !== undefined && (location === null || !['string', 'object'].includes(typeof location))) {
     throw new CacheConfigError(`${field('location')} must be a string, a list of strings or an object.`);
@@ -106,7 +109,32 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
     commandTimeoutMs,
     tiers,
     bus,
+    circuitBreaker,
   };
+}
+
+function resolveCircuitBreaker(
+  given: CacheEntryOptions['circuitBreaker'],
+  field: string,
+): CircuitBreakerSettings | false {
+  if (given === false) return false;
+  if (given === undefined) return DEFAULT_CIRCUIT_BREAKER;
+  if (given === null || typeof given !== 'object') {
+    throw new CacheConfigError(`${field} must be false or { failures, breakSeconds }; got ${String(given)}.`);
+  }
+  for (const name of Object.keys(given)) {
+    if (name !== 'failures' && name !== 'breakSeconds') {
+      throw new CacheConfigError(`${field}.${name} is not an option; known: failures, breakSeconds.`);
+    }
+  }
+  const { failures = DEFAULT_CIRCUIT_BREAKER.failures, breakSeconds = DEFAULT_CIRCUIT_BREAKER.breakSeconds } = given;
+  if (!Number.isInteger(failures) || failures < 1) {
+    throw new CacheConfigError(`${field}.failures must be a whole number >= 1; got ${String(failures)}.`);
+  }
+  if (typeof breakSeconds !== 'number' || !Number.isFinite(breakSeconds) || breakSeconds <= 0) {
+    throw new CacheConfigError(`${field}.breakSeconds must be a number of seconds > 0; got ${String(breakSeconds)}.`);
+  }
+  return { failures, breakSeconds };
 }
 
 /** Reads a whole-number option of a backend, with a default; names the alias and option when wrong. */

@@ -1,5 +1,6 @@
 import type { DynamicModule, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
 import type { ModuleRef } from '@nestjs/core';
+import type { CircuitBreakerSettings } from '../core/circuit-breaker.js';
 import type { KeyFunction } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
@@ -47,6 +48,12 @@ export interface CacheEntryOptions {
   tiers?: string[];
   /** `tiered` only: a redis URL on which writes publish invalidations to other instances. */
   bus?: string;
+  /**
+   * After `failures` failed calls in a row (5), calls fail at once for `breakSeconds` (2) instead
+   * of each waiting for the command timeout; `false` turns it off. Not used by locmem, dummy and
+   * tiered (whose tiers have their own).
+   */
+  circuitBreaker?: Partial<CircuitBreakerSettings> | false;
 }
 
 export type CacheLocation = string | string[] | Record<string, unknown>;
@@ -71,6 +78,7 @@ export interface ResolvedCacheEntry {
   commandTimeoutMs: number;
   tiers: string[] | undefined;
   bus: string | undefined;
+  circuitBreaker: CircuitBreakerSettings | false;
 }
 
 /** What `forRootAsync`'s factory returns: the aliases, and `forRoot`'s HTTP options. */

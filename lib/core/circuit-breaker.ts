@@ -1,0 +1,90 @@
+import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
+import { CacheError, CacheBackendError } from './errors.js';
+
+/** When a backend's circuit opens, and for how long. */
+export interface CircuitBreakerSettings {
+  /** Consecutive failures that open the circuit. */
+  failures: number;
+  /** Seconds calls fail fast once it is open; then calls go through again, as trials. */
+  breakSeconds: number;
+}
+
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerSettings = { failures: 5, breakSeconds: 2 };
+
+// The calls that reach the store; `init` and `close` are lifecycle, not traffic.
+const GUARDED = new Set([
+  'get',
+  'set',
+  'add',
+  'delete',
+  'touch',
+  'clear',
+  'has',
+  'incr',
+  'getMany',
+  'setMany',
+  'deleteMany',
+  'getWithTtl',
+  'getManyWithTtl',
+  'clearMatching',
+  'deleteIfEquals',
+]);
+
+/**
+ * Puts a circuit breaker in front of a backend. While a server is down, every call would wait
+ * for the command timeout; after `failures` failures in a row the circuit opens and calls fail
+ * at once for `breakSeconds`, so fail-open callers (pages, decorators, `ignoreErrors`) answer at
+ * the speed of their source. After the break, calls go through again: one success closes the
+ * circuit, a failure opens it for another break. Errors about the caller's input (a key or a
+ * value the store refuses) show the server is up, and do not count.
+ */
+export function withCircuitBreaker(
+  backend: CacheBackend,
+  alias: string,
+  settings: CircuitBreakerSettings,
+): CacheBackend {
+  let failuresInARow = 0;
+  let openUntil = 0;
+  const breakMs = settings.breakSeconds * 1000;
+  const succeeded = <T>(value: T): T => {
+    failuresInARow = 0;
+    return value;
+  };
+  const failed = (error: unknown): never => {
+    if (!(error instanceof CacheError) || error instanceof CacheBackendError) {
+      if (++failuresInARow >= settings.failures) openUntil = Date.now() + breakMs;
+    } else {
+      failuresInARow = 0;
+    }
+    throw error;
+  };
+  const guarded = new Map<PropertyKey, unknown>();
+  return new Proxy(backend, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || !GUARDED.has(property as string)) return value;
+      let guard = guarded.get(property);
+      if (guard === undefined) {
+        const method = value as (...args: unknown[]) => unknown;
+        guard = (...args: unknown[]) => {
+          if (failuresInARow >= settings.failures && Date.now() < openUntil) {
+            return Promise.reject(
+              new CacheBackendError(
+                `Cache '${alias}' is unavailable: ${failuresInARow} calls in a row failed, so calls fail at once until ${new Date(openUntil).toISOString()} (circuit breaker); then they are tried again. Check that the backend is reachable.`,
+              ),
+            );
+          }
+          let result: unknown;
+          try {
+            result = method.apply(target, args);
+          } catch (error) {
+            return failed(error);
+          }
+          return result instanceof Promise ? result.then(succeeded, failed) : succeeded(result);
+        };
+        guarded.set(property, guard);
+      }
+      return guard;
+    },
+  });
+}
