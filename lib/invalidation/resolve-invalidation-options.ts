@@ -45,7 +45,8 @@ export function resolveInvalidationOptions(value: unknown): ResolvedInvalidation
           `${where}.from must be the entity class (or EntitySchema name) whose changes spread.`,
         );
       }
-      if (typeof to !== 'function') {
+      // A class is a function too: `to: Recipe` would be called as `Recipe()` and throw later.
+      if (typeof to !== 'function' || Function.prototype.toString.call(to).startsWith('class')) {
         throw new CacheConfigError(`${where}.to must be a function returning the entity, e.g. () => Recipe.`);
       }
       if (typeof id !== 'function') {
