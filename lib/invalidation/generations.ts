@@ -7,8 +7,9 @@ import { generationKeysOf, type Dependency } from './dependencies.js';
 // that entries normally age out before their generation. One that goes earlier (evicted by an
 // LRU, or outlived by a longer entry) only turns its entries into misses: see newToken.
 const MIN_GENERATION_TIMEOUT_SECONDS = 24 * 60 * 60;
-// Joined tokens longer than this are hashed, so that a key part stays short whatever the count.
-const MAX_JOINED_LENGTH = 40;
+// Joined tokens longer than this (more than six) are hashed, so that a key part stays short
+// whatever the count of dependencies.
+const MAX_JOINED_LENGTH = 80;
 
 /**
  * A generation is a random token, never a counter: a generation key that disappears (evicted,
