@@ -4,6 +4,10 @@ import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
 import { FragmentCache } from './fragments/fragment-cache.js';
+import { CacheInvalidator } from './invalidation/cache-invalidator.js';
+import { CACHE_INVALIDATION_OPTIONS } from './invalidation/invalidation.constants.js';
+import { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
+import { resolveInvalidationOptions } from './invalidation/resolve-invalidation-options.js';
 import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
 import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
@@ -35,6 +39,7 @@ export class CacheModule {
     const config: Provider[] = [
       { provide: CACHES_CONFIG, useFactory: () => resolveCaches(caches) },
       { provide: CACHE_HTTP_OPTIONS, useFactory: () => resolveHttpOptions(options) },
+      { provide: CACHE_INVALIDATION_OPTIONS, useFactory: () => resolveInvalidationOptions(options?.invalidation) },
     ];
     return CacheModule.assemble(config, Object.keys(caches ?? {}), [], options.site !== undefined);
   }
@@ -55,6 +60,11 @@ export class CacheModule {
       {
         provide: CACHE_HTTP_OPTIONS,
         useFactory: ({ caches: _caches, ...http }: CacheModuleAsyncConfig) => resolveHttpOptions(http),
+        inject: [ASYNC_CONFIG],
+      },
+      {
+        provide: CACHE_INVALIDATION_OPTIONS,
+        useFactory: (resolved: CacheModuleAsyncConfig) => resolveInvalidationOptions(resolved.invalidation),
         inject: [ASYNC_CONFIG],
       },
     ];
@@ -91,6 +101,8 @@ export class CacheModule {
         PageCache,
         FragmentCache,
         MethodCacheExplorer,
+        CacheInvalidator,
+        InvalidationSubscriber,
         { provide: EARLY_REFRESH_RANDOM, useValue: Math.random },
         ...(siteCache ? [{ provide: APP_INTERCEPTOR, useClass: SiteCacheInterceptor }] : []),
         ...aliasProviders,
@@ -99,6 +111,7 @@ export class CacheModule {
         Caches,
         PageCache,
         FragmentCache,
+        CacheInvalidator,
         ...aliasProviders.map((provider) => (provider as { provide: string }).provide),
       ],
     };

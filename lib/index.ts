@@ -45,3 +45,9 @@ export type {
   CachePutOptions,
   MethodCacheKey,
 } from './methods/method-cache-options.interface.js';
+export { CacheInvalidator } from './invalidation/cache-invalidator.js';
+export { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
+export { InvalidatesAlso, type InvalidationRelation } from './invalidation/invalidates-also.decorator.js';
+export { versionedKeyPart } from './invalidation/generations.js';
+export type { Dependency, EntityRef } from './invalidation/dependencies.js';
+export type { InvalidationOptions } from './invalidation/invalidation-options.interface.js';

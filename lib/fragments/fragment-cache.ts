@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
+import { checkDependencies, type Dependency } from '../invalidation/dependencies.js';
+import { versionedKeyPart } from '../invalidation/generations.js';
 import { makeTemplateFragmentKey } from './make-template-fragment-key.js';
 
 /** The alias Django's `{% cache %}` tag prefers when none is named, before `default`. */
@@ -10,6 +12,12 @@ export const TEMPLATE_FRAGMENTS_ALIAS = 'template_fragments';
 export interface FragmentCacheOptions {
   /** The alias to keep the fragment in; else `template_fragments` if configured, else `default`. */
   cache?: string;
+  /**
+   * Entities the fragment is rendered from: the key then includes their generations (see
+   * "Invalidation when rows change"). Row ids come from the `varyOn` values, as one array:
+   * `[[Recipe, (varyOn) => varyOn[0]]]`.
+   */
+  dependsOn?: Dependency<unknown[]>[];
 }
 
 /**
@@ -33,7 +41,15 @@ export class FragmentCache {
     render: () => string | Promise<string>,
     options: FragmentCacheOptions = {},
   ): Promise<string> {
-    return this.aliasFor(options.cache).getOrSet(makeTemplateFragmentKey(name, varyOn), render, timeout);
+    const cache = this.aliasFor(options.cache);
+    const dependsOn = checkDependencies(options.dependsOn, `FragmentCache.render('${name}')`);
+    if (dependsOn === undefined || dependsOn.length === 0) {
+      return cache.getOrSet(makeTemplateFragmentKey(name, varyOn), render, timeout);
+    }
+    const values = [...varyOn];
+    return versionedKeyPart(cache, dependsOn, values, timeout).then((part) =>
+      cache.getOrSet(`${makeTemplateFragmentKey(name, values)}.${part}`, render, timeout),
+    );
   }
 
   /** The alias named, else Django's choice: `template_fragments` when configured, else `default`. */

@@ -83,7 +83,7 @@ export class CachePageInterceptor implements NestInterceptor {
       plan.neverCache || plan.cacheControl || plan.vary.length > 0
         ? next.handle().pipe(tap(() => adapter.headersSent(response) || applyHeaderDecorators(plan, headers)))
         : next.handle();
-    const rule = plan.page;
+    let rule = plan.page;
     if (rule === undefined) return run();
     const started = performance.now();
     const described = adapter.describe(request);
@@ -92,6 +92,12 @@ export class CachePageInterceptor implements NestInterceptor {
       return run();
     }
     const cache = this.pageCache.caches.get(rule.cache);
+    const versioned = await this.pageCache.versioned(cache, rule, request);
+    if (versioned === undefined) {
+      this.mark(headers, 'BYPASS', performance.now() - started);
+      return run();
+    }
+    rule = versioned;
     const credentials: RequestCredentials = {
       authorization: described.header('authorization') !== undefined,
       cookie: described.header('cookie') !== undefined,

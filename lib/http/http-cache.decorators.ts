@@ -1,5 +1,6 @@
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { CacheConfigError } from '../core/errors.js';
+import { checkDependencies, type Dependency } from '../invalidation/dependencies.js';
 import { CachePageInterceptor } from './cache-page.interceptor.js';
 import {
   CACHE_CONTROL_METADATA,
@@ -21,6 +22,12 @@ export interface CachePageOptions {
    * answered with the old page (`X-Cache: STALE`) instead of waiting. `0` by default.
    */
   staleWhileRevalidate?: number;
+  /**
+   * Entities the page is computed from: the key then includes their generations, which the
+   * TypeORM subscriber moves on when rows change (see "Invalidation when rows change"). Row ids
+   * come from the request, since pipes have not run yet: `[Recipe, (request) => request.params.id]`.
+   */
+  dependsOn?: Dependency<any>[];
 }
 
 type CacheDecorator = ClassDecorator & MethodDecorator;
@@ -44,11 +51,13 @@ export function CachePage(timeout: number, options: CachePageOptions = {}): Cach
       `@CachePage's staleWhileRevalidate takes a number of seconds >= 0; got ${String(staleWhileRevalidate)}.`,
     );
   }
+  const dependsOn = checkDependencies(options.dependsOn, '@CachePage');
   const metadata: PageRule = {
     timeout,
     cache: options.cache ?? 'default',
     keyPrefix: options.keyPrefix ?? '',
     staleWhileRevalidate,
+    ...(dependsOn && dependsOn.length > 0 ? { dependsOn } : {}),
   };
   return record(CACHE_PAGE_METADATA, () => metadata);
 }

@@ -3,6 +3,8 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
+import type { Dependency } from '../invalidation/dependencies.js';
+import { versionedKeyPart } from '../invalidation/generations.js';
 import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
 import { ExpressPageAdapter } from './adapters/express.page-adapter.js';
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
@@ -36,6 +38,8 @@ export interface PageRule {
   keyPrefix: string;
   /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
   staleWhileRevalidate: number;
+  /** `@CachePage`'s `dependsOn`: the generations read per request go into `keyPrefix`. */
+  dependsOn?: readonly Dependency[];
 }
 
 /** The outcome of a response the page cache saw leave: kept, or why not. */
@@ -99,6 +103,21 @@ export class PageCache implements OnModuleInit {
 
   markAnswered(response: object): void {
     this.answered.add(response);
+  }
+
+  /**
+   * The rule with the current generations of its `dependsOn` folded into the key prefix, read
+   * before the handler runs; `undefined` when the store fails (the page is then not cached).
+   */
+  async versioned(cache: Cache, rule: PageRule, request: object): Promise<PageRule | undefined> {
+    if (rule.dependsOn === undefined) return rule;
+    const kept = rule.timeout === undefined ? undefined : rule.timeout + rule.staleWhileRevalidate;
+    try {
+      const part = await versionedKeyPart(cache, rule.dependsOn, request, kept);
+      return { ...rule, keyPrefix: `${rule.keyPrefix}.${part}` };
+    } catch {
+      return undefined; // see quietGet
+    }
   }
 
   /**

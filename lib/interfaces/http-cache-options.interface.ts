@@ -1,3 +1,5 @@
+import type { InvalidationOptions } from '../invalidation/invalidation-options.interface.js';
+
 /**
  * The per-site cache (Django's `UpdateCacheMiddleware` + `FetchFromCacheMiddleware`): every GET and
  * HEAD route is page-cached, unless it says `@NeverCache()`.
@@ -15,10 +17,15 @@ export interface SiteCacheOptions {
   staleWhileRevalidate?: number;
 }
 
-/** HTTP settings of `CacheModule.forRoot`'s second argument. */
+/** `CacheModule.forRoot`'s second argument: HTTP settings, and invalidation when rows change. */
 export interface CacheModuleOptions {
   /** Turns on the per-site cache. */
   site?: SiteCacheOptions;
   /** The response header that tells HIT, MISS or BYPASS (`X-Cache`). */
   statusHeader?: string;
+  /**
+   * The TypeORM subscriber that invalidates `dependsOn` entries when rows change: on the default
+   * DataSource unless told otherwise; `false` turns it off.
+   */
+  invalidation?: InvalidationOptions | false;
 }

@@ -1,3 +1,4 @@
+import { checkDependencies } from '../invalidation/dependencies.js';
 import { recordOperation } from './trampoline.js';
 import type { CacheableOptions, MethodCacheKey } from './method-cache-options.interface.js';
 
@@ -10,6 +11,7 @@ import type { CacheableOptions, MethodCacheKey } from './method-cache-options.in
 export function Cacheable(keyOrOptions: MethodCacheKey | CacheableOptions = {}): MethodDecorator {
   const options = typeof keyOrOptions === 'object' ? keyOrOptions : { key: keyOrOptions };
   return (prototype, methodName, descriptor) => {
+    checkDependencies(options.dependsOn, `@Cacheable on ${prototype.constructor.name}.${String(methodName)}`);
     recordOperation(prototype, methodName, descriptor, { kind: 'cacheable', options });
     return descriptor;
   };

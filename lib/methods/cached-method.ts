@@ -1,9 +1,12 @@
+import { createHash } from 'node:crypto';
 import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
+import { MAX_KEY_LENGTH } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
+import { versionedKeyPart } from '../invalidation/generations.js';
 import { needsStampedeGuard } from '../stampede/stampede-guard.js';
 import { compileMethodKey } from './method-keys.js';
 import type {
@@ -77,11 +80,43 @@ export function buildCachedMethod(
   };
 }
 
-function cacheableCall(
-  { options, cache, keyOf, timeout }: Resolved<CacheableOptions>,
+function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMethodContext): MethodWrapper {
+  const { options, cache, keyOf, timeout } = resolved;
+  const { condition, dependsOn } = options;
+  const { instance, original } = context;
+  const lookup = cachedLookup(resolved, context);
+  if (dependsOn === undefined || dependsOn.length === 0) {
+    return (args) =>
+      condition !== undefined && !condition(args) ? original.apply(instance, args) : lookup(keyOf(args), args);
+  }
+  // The generations are read before the method runs: a result computed from rows that change
+  // meanwhile is stored under the old generations, which no later call reads.
+  return async (args) => {
+    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
+    let part: string;
+    try {
+      part = await versionedKeyPart(cache, dependsOn, args, timeout);
+    } catch (error) {
+      if (!(error instanceof CacheBackendError)) throw error;
+      return original.apply(instance, args);
+    }
+    return lookup(withGenerations(cache, keyOf(args), part), args);
+  };
+}
+
+/** `key~generations`, hashing the key part when the whole would not fit memcached's limit. */
+function withGenerations(cache: Cache, key: string, part: string): string {
+  const versioned = `${key}~${part}`;
+  if (cache.makeKey(versioned).length <= MAX_KEY_LENGTH) return versioned;
+  return `sha256:${createHash('sha256').update(key).digest('base64url')}~${part}`;
+}
+
+/** Reads a key and, on a miss, runs the method once and stores its result. */
+function cachedLookup(
+  { options, cache, timeout }: Resolved<CacheableOptions>,
   { instance, original, random }: CachedMethodContext,
-): MethodWrapper {
-  const { condition, unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
+): (key: string, args: unknown[]) => Promise<unknown> {
+  const { unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
   const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
   // Without options, the plain getOrSet (its fastest path) is used.
   const needsOptions = unless !== undefined || needsStampedeGuard(base);
@@ -105,15 +140,10 @@ function cacheableCall(
       return ran ? result : original.apply(instance, args);
     }
   };
-  if (needsOptions) {
-    return (args) =>
-      condition !== undefined && !condition(args) ? original.apply(instance, args) : computeAndStore(keyOf(args), args);
-  }
+  if (needsOptions) return computeAndStore;
   // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
   // getOrSet, which joins or starts the one computation of the key in this process.
-  return async (args) => {
-    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
-    const key = keyOf(args);
+  return async (key, args) => {
     let cached: unknown;
     try {
       cached = await cache.get(key, MISS);

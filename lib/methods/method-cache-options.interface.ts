@@ -1,3 +1,4 @@
+import type { Dependency } from '../invalidation/dependencies.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 
@@ -22,6 +23,12 @@ export interface CacheableOptions extends MethodCacheOperationOptions, Omit<GetO
   timeout?: TimeoutSeconds;
   /** Checked after the call: `true` returns the result without storing it. */
   unless?: (result: any, args: any[]) => boolean;
+  /**
+   * Entities the result is computed from (`[Recipe]`, or `[[Recipe, (args) => args[0]]]` for one
+   * row): the key then includes their generations, read before the method runs, and a change
+   * to those rows makes the entry unreachable (see "Invalidation when rows change").
+   */
+  dependsOn?: Dependency<any[]>[];
 }
 
 /** `@CachePut` options: the method always runs and its result is stored. */

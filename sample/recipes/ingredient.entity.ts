@@ -1,7 +1,11 @@
 import { Column, Entity, JoinColumn, ManyToOne, PrimaryGeneratedColumn, type Relation } from 'typeorm';
+import { InvalidatesAlso } from '../../lib/index.js';
 import { Recipe } from './recipe.entity.js';
 
+// A changed ingredient changes its recipe's pages too (as Rails' `touch: true`). Saved through
+// the recipe's cascade, an ingredient may carry the relation rather than the column.
 @Entity()
+@InvalidatesAlso(() => Recipe, (ingredient: Ingredient) => ingredient.recipeId ?? ingredient.recipe?.id)
 export class Ingredient {
   @PrimaryGeneratedColumn()
   id!: number;

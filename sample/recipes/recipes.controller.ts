@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { Controller, Get, Param, ParseIntPipe, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, ParseIntPipe, Patch, Post, Res } from '@nestjs/common';
+import type { DeepPartial } from 'typeorm';
 import { CachePage } from '../../lib/index.js';
-import type { Recipe } from './recipe.entity.js';
+import { Recipe } from './recipe.entity.js';
 import { RecipesService } from './recipes.service.js';
 
 @Controller('recipes')
@@ -21,12 +22,43 @@ export class RecipesController {
 
   /**
    * The per-view cache (Django's `cache_page`): the whole response is kept 60 seconds, so
-   * `generatedAt` stays the same and `X-Cache` says HIT until it expires.
+   * `generatedAt` stays the same and `X-Cache` says HIT until it expires, or until a recipe (or,
+   * through `@InvalidatesAlso`, an ingredient) changes: `dependsOn` puts the generation of
+   * Recipe into the page's key, and the TypeORM subscriber moves it on at each write.
    */
   @Get('page')
-  @CachePage(60)
+  @CachePage(60, { dependsOn: [Recipe] })
   async page(): Promise<{ generatedAt: string; recipes: Recipe[] }> {
     return { generatedAt: new Date().toISOString(), recipes: await this.recipesService.listFromDatabase() };
+  }
+
+  /**
+   * One recipe's page depends on its row only: editing another recipe leaves it cached. The id
+   * comes from the request, since pipes run after the page cache.
+   */
+  @Get(':id/page')
+  @CachePage(60, { dependsOn: [[Recipe, (request: { params: { id: string } }) => request.params.id]] })
+  async recipePage(@Param('id', ParseIntPipe) id: number): Promise<{ generatedAt: string; recipe: Recipe }> {
+    return { generatedAt: new Date().toISOString(), recipe: await this.recipesService.findOne(id) };
+  }
+
+  @Post()
+  create(@Body() body: DeepPartial<Recipe>): Promise<Recipe> {
+    return this.recipesService.create(body);
+  }
+
+  @Patch(':id')
+  update(@Param('id', ParseIntPipe) id: number, @Body() body: DeepPartial<Recipe>): Promise<Recipe> {
+    return this.recipesService.update(id, body);
+  }
+
+  @Patch(':id/ingredients/:ingredientId')
+  updateIngredient(
+    @Param('id', ParseIntPipe) id: number,
+    @Param('ingredientId', ParseIntPipe) ingredientId: number,
+    @Body() body: { quantity?: unknown },
+  ): Promise<Recipe> {
+    return this.recipesService.updateIngredient(id, ingredientId, body?.quantity);
   }
 
   @Get(':id')

@@ -1,7 +1,8 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { Repository } from 'typeorm';
+import type { DeepPartial, Repository } from 'typeorm';
 import { Cache, InjectCache } from '../../lib/index.js';
+import { Ingredient } from './ingredient.entity.js';
 import { Recipe } from './recipe.entity.js';
 
 const ALL_RECIPES_KEY = 'recipes:all';
@@ -15,6 +16,7 @@ export interface CachedRecipes {
 export class RecipesService {
   constructor(
     @InjectRepository(Recipe) private readonly recipes: Repository<Recipe>,
+    @InjectRepository(Ingredient) private readonly ingredients: Repository<Ingredient>,
     @InjectCache('filesystem') private readonly files: Cache,
     private readonly cache: Cache,
   ) {}
@@ -47,4 +49,57 @@ export class RecipesService {
       return recipe;
     });
   }
+
+  /**
+   * Writes go through TypeORM: the pages cached with `dependsOn` are fresh as soon as the write
+   * resolves, with no code here. The low-level entries above know nothing of rows, so they are
+   * evicted by hand, the Django way.
+   */
+  async create(fields: DeepPartial<Recipe>): Promise<Recipe> {
+    const recipe = await this.recipes.save(this.recipes.create(checkedRecipe(fields, true)));
+    await this.files.delete(ALL_RECIPES_KEY);
+    return this.findOne(recipe.id);
+  }
+
+  async update(id: number, fields: DeepPartial<Recipe>): Promise<Recipe> {
+    const recipe = await this.recipes.findOneBy({ id });
+    if (recipe === null) throw new NotFoundException(`No recipe with id ${id}.`);
+    const { name, description } = checkedRecipe(fields, false);
+    await this.recipes.save(this.recipes.merge(recipe, { name, description }));
+    await this.evict(id);
+    return this.findOne(id);
+  }
+
+  /** An ingredient's change reaches its recipe's page through `@InvalidatesAlso` on Ingredient. */
+  async updateIngredient(recipeId: number, ingredientId: number, quantity: unknown): Promise<Recipe> {
+    const ingredient = await this.ingredients.findOneBy({ id: ingredientId, recipeId });
+    if (ingredient === null) throw new NotFoundException(`Recipe ${recipeId} has no ingredient ${ingredientId}.`);
+    if (typeof quantity !== 'string' || quantity === '') throw new BadRequestException('quantity must be a string.');
+    await this.ingredients.save(this.ingredients.merge(ingredient, { quantity }));
+    await this.evict(recipeId);
+    return this.findOne(recipeId);
+  }
+
+  private async evict(id: number): Promise<void> {
+    await Promise.all([this.cache.delete(`recipe:${id}`), this.files.delete(ALL_RECIPES_KEY)]);
+  }
+}
+
+/** The fields a client may send; `create` needs a name and a description. */
+function checkedRecipe(fields: DeepPartial<Recipe>, creating: boolean): DeepPartial<Recipe> {
+  const { name, description, ingredients } = (fields ?? {}) as Record<string, unknown>;
+  for (const [field, value] of Object.entries({ name, description })) {
+    if ((creating || value !== undefined) && (typeof value !== 'string' || value === '')) {
+      throw new BadRequestException(`${field} must be a non-empty string.`);
+    }
+  }
+  if (!creating) return { name: name as string | undefined, description: description as string | undefined };
+  if (ingredients !== undefined && !Array.isArray(ingredients)) {
+    throw new BadRequestException('ingredients must be an array of { name, quantity }.');
+  }
+  return {
+    name: name as string,
+    description: description as string,
+    ingredients: (ingredients ?? []) as DeepPartial<Ingredient>[],
+  };
 }

@@ -74,6 +74,52 @@ describe('recipes sample', () => {
     expect(hit.body.generatedAt).toBe(miss.body.generatedAt);
     expect((await request(url).get('/recipes/1')).headers['x-cache']).toBeUndefined();
   });
+
+  it('editing a recipe through PATCH shows fresh pages at once; other recipes stay cached', async () => {
+    const list = await request(url).get('/recipes/page').expect(200);
+    const two = await request(url).get('/recipes/2/page').expect(200);
+    const three = await request(url).get('/recipes/3/page').expect(200);
+    expect((await request(url).get('/recipes/2/page')).headers['x-cache']).toBe('HIT');
+
+    await request(url).patch('/recipes/2').send({ name: 'Shakshuka with feta' }).expect(200);
+
+    const freshList = await request(url).get('/recipes/page').expect(200);
+    expect(freshList.headers['x-cache']).toBe('MISS');
+    expect(freshList.body.recipes[1].name).toBe('Shakshuka with feta');
+    expect(freshList.body.generatedAt).not.toBe(list.body.generatedAt);
+    const freshTwo = await request(url).get('/recipes/2/page').expect(200);
+    expect(freshTwo.headers['x-cache']).toBe('MISS');
+    expect(freshTwo.body.recipe.name).toBe('Shakshuka with feta');
+    expect(freshTwo.body.generatedAt).not.toBe(two.body.generatedAt);
+    const stillThree = await request(url).get('/recipes/3/page').expect(200);
+    expect(stillThree.headers['x-cache']).toBe('HIT');
+    expect(stillThree.body).toEqual(three.body);
+  });
+
+  it("changing an ingredient refreshes its recipe's page (@InvalidatesAlso)", async () => {
+    const before = await request(url).get('/recipes/3/page').expect(200);
+    const flour = before.body.recipe.ingredients[0];
+    expect((await request(url).get('/recipes/3/page')).headers['x-cache']).toBe('HIT');
+    await request(url).patch(`/recipes/3/ingredients/${flour.id}`).send({ quantity: '250 g' }).expect(200);
+    const after = await request(url).get('/recipes/3/page').expect(200);
+    expect(after.headers['x-cache']).toBe('MISS');
+    expect(after.body.recipe.ingredients[0].quantity).toBe('250 g');
+  });
+
+  it('a recipe created through POST is on the list page at once', async () => {
+    await request(url).get('/recipes/page').expect(200);
+    expect((await request(url).get('/recipes/page')).headers['x-cache']).toBe('HIT');
+    const created = await request(url)
+      .post('/recipes')
+      .send({ name: 'Porridge', description: 'Oats and milk.', ingredients: [{ name: 'oats', quantity: '80 g' }] })
+      .expect(201);
+    expect(created.body.ingredients).toHaveLength(1);
+    const list = await request(url).get('/recipes/page').expect(200);
+    expect(list.headers['x-cache']).toBe('MISS');
+    expect(list.body.recipes.map((recipe: { name: string }) => recipe.name)).toContain('Porridge');
+    expect((await request(url).get('/recipes')).body).toHaveLength(6);
+    await request(url).post('/recipes').send({ name: '' }).expect(400);
+  });
 });
 
 describe('recipes sample with SITE_CACHE=1', () => {

@@ -1,0 +1,23 @@
+import type { InvalidationRelation } from './invalidates-also.decorator.js';
+
+/**
+ * `CacheModule`'s `invalidation` option: which TypeORM DataSources are watched for changes, and
+ * which aliases hold the generations `dependsOn` reads. `false` turns the subscriber off
+ * (`CacheInvalidator` still works).
+ *
+ * @example CacheModule.forRoot(caches, { invalidation: { dataSources: ['default', 'analytics'] } })
+ */
+export interface InvalidationOptions {
+  /**
+   * `@nestjs/typeorm` connection names (`'default'` is the unnamed one). Default: the default
+   * DataSource when the app has one, and nothing otherwise; a name given here must exist.
+   */
+  dataSources?: string[];
+  /** The aliases whose generations a change bumps. Default: every configured alias. */
+  caches?: string[];
+  /** Relations declared here rather than with `@InvalidatesAlso` on the entity. */
+  relations?: InvalidationRelation[];
+}
+
+/** The option after validation: `false` when the subscriber is off. */
+export type ResolvedInvalidationOptions = false | InvalidationOptions;

@@ -1,0 +1,122 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Column, DeleteDateColumn, Entity, PrimaryGeneratedColumn, type Repository } from 'typeorm';
+import { Cacheable, InvalidatesAlso } from '../../lib/index.js';
+
+// A small library: books on shelves (a change to a book also changes its shelf, as Rails'
+// touch: true), and notes that have nothing to do with either.
+
+@Entity('inv_shelf')
+export class Shelf {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column()
+  name!: string;
+}
+
+@Entity('inv_book')
+@InvalidatesAlso(() => Shelf, (book: Book) => book.shelfId)
+export class Book {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column()
+  title!: string;
+
+  @Column()
+  shelfId!: number;
+
+  @DeleteDateColumn({ nullable: true })
+  deletedAt?: Date | null;
+}
+
+@Entity('inv_note')
+export class Note {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column()
+  text!: string;
+}
+
+export const ENTITIES = [Shelf, Book, Note];
+
+/** Lets a test hold a method between its database read and its return. */
+export interface Gate {
+  reached: () => void;
+  release: Promise<void>;
+}
+
+/** Cached reads, each counting its runs, so a test sees exactly which entries a write invalidated. */
+@Injectable()
+export class Library {
+  readonly runs = new Map<string, number>();
+  gate: Gate | undefined;
+
+  constructor(
+    @InjectRepository(Book) readonly books: Repository<Book>,
+    @InjectRepository(Shelf) readonly shelves: Repository<Shelf>,
+    @InjectRepository(Note) readonly notes: Repository<Note>,
+  ) {}
+
+  @Cacheable({ key: 'books', dependsOn: [Book] })
+  async listBooks(): Promise<Book[]> {
+    this.ran('books');
+    return this.books.find({ order: { id: 'ASC' } });
+  }
+
+  @Cacheable({ key: 'book:{0}', dependsOn: [[Book, (args) => args[0]]] })
+  async book(id: number): Promise<Book | null> {
+    this.ran(`book${id}`);
+    return this.books.findOne({ where: { id }, withDeleted: true });
+  }
+
+  @Cacheable({ key: 'shelves', dependsOn: [Shelf] })
+  async listShelves(): Promise<Shelf[]> {
+    this.ran('shelves');
+    return this.shelves.find({ order: { id: 'ASC' } });
+  }
+
+  @Cacheable({ key: 'shelf:{0}', dependsOn: [[Shelf, (args) => args[0]]] })
+  async shelf(id: number): Promise<Shelf | null> {
+    this.ran(`shelf${id}`);
+    return this.shelves.findOneBy({ id });
+  }
+
+  @Cacheable({ key: 'notes', dependsOn: [Note] })
+  async listNotes(): Promise<Note[]> {
+    this.ran('notes');
+    return this.notes.find({ order: { id: 'ASC' } });
+  }
+
+  /** Reads the row, then waits at the gate (when one is set) before returning what it read. */
+  @Cacheable({ key: 'slow:{0}', dependsOn: [[Book, (args) => args[0]]] })
+  async slowBook(id: number): Promise<Book | null> {
+    const row = await this.books.findOneBy({ id });
+    const gate = this.gate;
+    if (gate !== undefined) {
+      this.gate = undefined;
+      gate.reached();
+      await gate.release;
+    }
+    return row;
+  }
+
+  /** Calls every cached read; returns the names of those that ran (were not served from the cache). */
+  async probe(): Promise<string[]> {
+    const before = new Map(this.runs);
+    await this.listBooks();
+    await this.book(1);
+    await this.book(2);
+    await this.listShelves();
+    await this.shelf(1);
+    await this.shelf(2);
+    await this.listNotes();
+    return [...this.runs.keys()].filter((name) => this.runs.get(name) !== before.get(name)).sort();
+  }
+
+  private ran(name: string): void {
+    this.runs.set(name, (this.runs.get(name) ?? 0) + 1);
+  }
+}
