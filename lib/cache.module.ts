@@ -1,44 +1,68 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
+import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
+import { resolveHttpOptions } from './http/resolve-http-options.js';
+import { PageCache } from './http/page-cache.js';
+import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
 import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
 import type {
+  CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
   CachesOptions,
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
+import type { CacheModuleOptions } from './interfaces/http-cache-options.interface.js';
 
 /**
  * Registers named stores, each injectable by `@InjectCache(alias)`, and all of them as `Caches`.
  * Global: import it once, in the root module.
  *
+ * The second argument turns on the per-site cache and names the cache status header.
+ *
  * @example CacheModule.forRoot({ default: { backend: 'locmem' }, files: 'file:///var/tmp/nest_cache' })
  */
 @Module({})
 export class CacheModule {
-  static forRoot(caches: CachesOptions): DynamicModule {
-    // Validated inside the provider, so a wrong setting fails NestFactory.create() with a
+  static forRoot(caches: CachesOptions, options: CacheModuleOptions = {}): DynamicModule {
+    // Validated inside the providers, so a wrong setting fails NestFactory.create() with a
     // CacheConfigError rather than at import time.
-    const config: Provider = { provide: CACHES_CONFIG, useFactory: () => resolveCaches(caches) };
-    return CacheModule.assemble(config, Object.keys(caches ?? {}), []);
+    const config: Provider[] = [
+      { provide: CACHES_CONFIG, useFactory: () => resolveCaches(caches) },
+      { provide: CACHE_HTTP_OPTIONS, useFactory: () => resolveHttpOptions(options) },
+    ];
+    return CacheModule.assemble(config, Object.keys(caches ?? {}), [], options.site !== undefined);
   }
 
-  /** Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names. */
+  /**
+   * Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names.
+   * The per-site cache's interceptor is always bound here, since only the factory knows whether
+   * `site` is set; without it, it lets every route through untouched.
+   */
   static forRootAsync(options: CacheModuleAsyncOptions): DynamicModule {
-    const config: Provider = {
-      provide: CACHES_CONFIG,
-      useFactory: async (...args: unknown[]) => resolveCaches((await options.useFactory(...args)).caches),
-      inject: options.inject ?? [],
-    };
-    return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? []);
+    const config: Provider[] = [
+      { provide: ASYNC_CONFIG, useFactory: options.useFactory, inject: options.inject ?? [] },
+      {
+        provide: CACHES_CONFIG,
+        useFactory: (resolved: CacheModuleAsyncConfig) => resolveCaches(resolved.caches),
+        inject: [ASYNC_CONFIG],
+      },
+      {
+        provide: CACHE_HTTP_OPTIONS,
+        useFactory: ({ caches: _caches, ...http }: CacheModuleAsyncConfig) => resolveHttpOptions(http),
+        inject: [ASYNC_CONFIG],
+      },
+    ];
+    return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? [], true);
   }
 
   private static assemble(
-    config: Provider,
+    config: Provider[],
     aliases: string[],
     imports: NonNullable<DynamicModule['imports']>,
+    siteCache: boolean,
   ): DynamicModule {
     const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
     const aliasProviders: Provider[] = injectable.map((alias) => ({
@@ -58,11 +82,19 @@ export class CacheModule {
       module: CacheModule,
       global: true,
       imports,
-      providers: [config, registry, ...aliasProviders],
-      exports: [Caches, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
+      providers: [
+        ...config,
+        registry,
+        PageCache,
+        ...(siteCache ? [{ provide: APP_INTERCEPTOR, useClass: SiteCacheInterceptor }] : []),
+        ...aliasProviders,
+      ],
+      exports: [Caches, PageCache, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
     };
   }
 }
+
+const ASYNC_CONFIG = Symbol('nestjs-caches:async-config');
 
 /** Whether a provider or controller registered in this app injects the alias. */
 function isInjectedByThisApp(alias: string, container: ModulesContainer): boolean {

@@ -2,6 +2,16 @@ export { CacheModule } from './cache.module.js';
 export { getCacheToken } from './cache.constants.js';
 export { Caches } from './caches.js';
 export { InjectCache } from './inject-cache.decorator.js';
+export {
+  CacheControl,
+  CachePage,
+  NeverCache,
+  VaryOnCookie,
+  VaryOnHeaders,
+  type CachePageOptions,
+} from './http/http-cache.decorators.js';
+export { CachePageInterceptor } from './http/cache-page.interceptor.js';
+export type { CacheControlDirectives } from './http/response-headers.js';
 export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js';
 export type { CacheStats } from './core/cache-stats.js';
 export { parseCacheUrl } from './core/cache-url.js';
@@ -18,3 +28,4 @@ export type {
   CachesOptions,
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
+export type { CacheModuleOptions, SiteCacheOptions } from './interfaces/http-cache-options.interface.js';

@@ -3,6 +3,7 @@ import type { ModuleRef } from '@nestjs/core';
 import type { KeyFunction } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
+import type { CacheModuleOptions } from './http-cache-options.interface.js';
 
 export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered';
 
@@ -72,8 +73,8 @@ export interface ResolvedCacheEntry {
   bus: string | undefined;
 }
 
-/** What `forRootAsync`'s factory returns. */
-export interface CacheModuleAsyncConfig {
+/** What `forRootAsync`'s factory returns: the aliases, and `forRoot`'s HTTP options. */
+export interface CacheModuleAsyncConfig extends CacheModuleOptions {
   caches: CachesOptions;
 }
 

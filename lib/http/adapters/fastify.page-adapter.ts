@@ -1,0 +1,114 @@
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { PageRequest } from '../page-keys.js';
+import type { HeaderAccess } from '../response-headers.js';
+import type { CapturedResponse } from '../stored-page.js';
+import { headerValue } from './express.page-adapter.js';
+import type { PageAdapter } from './page-adapter.interface.js';
+
+type Finish = (response: CapturedResponse) => void;
+
+// The parts of Fastify used here, written out so that Fastify stays an optional install.
+interface FastifyRequest {
+  method: string;
+  protocol: string;
+  url: string;
+  headers: IncomingHttpHeaders;
+}
+
+interface FastifyReply {
+  raw: ServerResponse;
+  sent: boolean;
+  statusCode: number;
+  code(status: number): FastifyReply;
+  header(name: string, value: string): FastifyReply;
+  getHeader(name: string): string | number | string[] | undefined;
+  getHeaders(): Record<string, unknown>;
+  send(payload?: unknown): FastifyReply;
+}
+
+type OnSend = (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (error: Error | null, payload: unknown) => void,
+) => void;
+
+export interface FastifyInstance {
+  addHook(name: 'onSend', hook: OnSend): unknown;
+}
+
+/**
+ * Fastify: a body is serialized before the `onSend` hooks, which may still change headers; one
+ * hook, added at startup, hands the responses being captured to the page cache.
+ */
+export class FastifyPageAdapter implements PageAdapter {
+  /** Requests whose response is awaited, until it is sent; entries go with their request. */
+  private readonly finishers = new WeakMap<FastifyRequest, Finish>();
+
+  constructor(instance: FastifyInstance) {
+    instance.addHook('onSend', (request, reply, payload, done) => {
+      const finish = this.finishers.get(request);
+      if (finish !== undefined) {
+        this.finishers.delete(request);
+        finish(capturedFastify(reply, payloadBytes(payload)));
+      }
+      done(null, payload);
+    });
+  }
+
+  describe(request: FastifyRequest): PageRequest {
+    return {
+      method: request.method,
+      url: `${request.protocol}://${request.headers.host ?? ''}${request.url}`,
+      header: (name) => headerValue(request.headers[name.toLowerCase()]),
+    };
+  }
+
+  headersOf(reply: FastifyReply): HeaderAccess {
+    return {
+      get: (name) => headerValue(reply.getHeader(name)),
+      set: (name, value) => void reply.header(name, value),
+    };
+  }
+
+  headersSent(reply: FastifyReply): boolean {
+    return reply.sent || reply.raw.headersSent;
+  }
+
+  send(
+    reply: FastifyReply,
+    status: number,
+    headers: Iterable<readonly [string, string]>,
+    body: string | undefined,
+  ): void {
+    reply.code(status);
+    for (const [name, value] of headers) reply.header(name, value);
+    void reply.send(body === undefined ? undefined : Buffer.from(body, 'latin1'));
+  }
+
+  capture(request: FastifyRequest, _reply: FastifyReply, finish: Finish): void {
+    this.finishers.set(request, finish);
+  }
+
+  onClose(reply: FastifyReply, callback: () => void): void {
+    reply.raw.once('close', callback);
+  }
+}
+
+/** The body as bytes; `undefined` for a stream, which is never stored. */
+function payloadBytes(payload: unknown): Buffer | undefined {
+  if (payload === undefined || payload === null) return Buffer.alloc(0);
+  if (typeof payload === 'string') return Buffer.from(payload);
+  if (Buffer.isBuffer(payload)) return payload;
+  return undefined;
+}
+
+function capturedFastify(reply: FastifyReply, body: Buffer | undefined): CapturedResponse {
+  return {
+    status: reply.statusCode,
+    body,
+    get: (name) => headerValue(reply.getHeader(name)),
+    set: (name, value) => void reply.header(name, value),
+    headerNames: () => Object.keys(reply.getHeaders()),
+  };
+}

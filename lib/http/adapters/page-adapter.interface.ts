@@ -1,0 +1,23 @@
+import type { PageRequest } from '../page-keys.js';
+import type { HeaderAccess } from '../response-headers.js';
+import type { CapturedResponse } from '../stored-page.js';
+
+/**
+ * What the page cache needs from an HTTP platform (Express or Fastify), on the request and
+ * response objects Nest hands to interceptors.
+ */
+export interface PageAdapter {
+  describe(request: unknown): PageRequest;
+  headersOf(response: unknown): HeaderAccess;
+  /** Whether the response's headers are gone (a handler that wrote it itself). */
+  headersSent(response: unknown): boolean;
+  /** Writes a stored answer as it is: no serialization, no handler. `body` undefined sends none. */
+  send(response: unknown, status: number, headers: Iterable<readonly [string, string]>, body: string | undefined): void;
+  /**
+   * Calls `finish` once with the response as it is about to be written, while its headers can
+   * still change; not at all if the response is abandoned.
+   */
+  capture(request: unknown, response: unknown, finish: (response: CapturedResponse) => void): void;
+  /** Calls `callback` when the exchange is over, answered or abandoned. */
+  onClose(response: unknown, callback: () => void): void;
+}

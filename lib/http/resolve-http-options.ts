@@ -1,0 +1,48 @@
+import { CacheConfigError } from '../core/errors.js';
+import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
+
+const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix'];
+const OPTION_FIELDS = ['site', 'statusHeader'];
+// RFC 9110 §5.1: a field name is a token.
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** Checks `forRoot`'s second argument, naming the field and the fix. */
+export function resolveHttpOptions(options: CacheModuleOptions | undefined): CacheModuleOptions {
+  const given = options ?? {};
+  unknownFields(given, OPTION_FIELDS, 'CacheModule options');
+  const { site, statusHeader } = given;
+  if (statusHeader !== undefined && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) {
+    throw new CacheConfigError(
+      `statusHeader must be an HTTP header name such as 'X-Cache'; got ${String(statusHeader)}.`,
+    );
+  }
+  if (site !== undefined) {
+    if (site === null || typeof site !== 'object') {
+      throw new CacheConfigError(
+        `site must be an object such as { cache: 'default', timeout: 600 }; got ${String(site)}.`,
+      );
+    }
+    unknownFields(site, SITE_FIELDS, 'site');
+    const { timeout, cache, keyPrefix } = site;
+    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+      throw new CacheConfigError(
+        `site.timeout must be a number of seconds >= 0, or left out to follow max-age; got ${String(timeout)}.`,
+      );
+    }
+    if (cache !== undefined && (typeof cache !== 'string' || cache === '')) {
+      throw new CacheConfigError(`site.cache must name a cache alias; got ${String(cache)}.`);
+    }
+    if (keyPrefix !== undefined && typeof keyPrefix !== 'string') {
+      throw new CacheConfigError(`site.keyPrefix must be a string; got ${String(keyPrefix)}.`);
+    }
+  }
+  return given;
+}
+
+function unknownFields(value: object, known: readonly string[], where: string): void {
+  for (const name of Object.keys(value)) {
+    if (!known.includes(name)) {
+      throw new CacheConfigError(`${where}.${name} is not an option; known: ${known.join(', ')}.`);
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { Injectable } from '@nestjs/common';
+import { CachePageInterceptor } from './cache-page.interceptor.js';
+import type { PageRule } from './page-cache.js';
+
+/**
+ * The per-site cache (Django's cache middleware pair), bound to every route when
+ * `CacheModule.forRoot(caches, { site })` asks for it. A route's own `@CachePage` wins;
+ * `@NeverCache()` opts a route out.
+ */
+@Injectable()
+export class SiteCacheInterceptor extends CachePageInterceptor {
+  protected override siteRule(): PageRule | undefined {
+    const site = this.pageCache.options.site;
+    if (site === undefined) return undefined;
+    return { timeout: site.timeout, cache: site.cache ?? 'default', keyPrefix: site.keyPrefix ?? '' };
+  }
+}

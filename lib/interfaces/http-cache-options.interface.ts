@@ -1,0 +1,22 @@
+/**
+ * The per-site cache (Django's `UpdateCacheMiddleware` + `FetchFromCacheMiddleware`): every GET and
+ * HEAD route is page-cached, unless it says `@NeverCache()`.
+ *
+ * @example CacheModule.forRoot({ default: { backend: 'locmem' } }, { site: { timeout: 600 } })
+ */
+export interface SiteCacheOptions {
+  /** The alias pages are kept in (`default`). */
+  cache?: string;
+  /** Seconds; when omitted, the response's `max-age`, else the alias's default timeout. */
+  timeout?: number;
+  /** Keeps this site's pages apart from others sharing the store (Django's `CACHE_MIDDLEWARE_KEY_PREFIX`). */
+  keyPrefix?: string;
+}
+
+/** HTTP settings of `CacheModule.forRoot`'s second argument. */
+export interface CacheModuleOptions {
+  /** Turns on the per-site cache. */
+  site?: SiteCacheOptions;
+  /** The response header that tells HIT, MISS or BYPASS (`X-Cache`). */
+  statusHeader?: string;
+}

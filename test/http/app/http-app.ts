@@ -1,0 +1,24 @@
+import type { INestApplication, Type } from '@nestjs/common';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+
+/** Every HTTP test runs on both platforms Nest ships. */
+export const ADAPTERS = ['express', 'fastify'] as const;
+export type AdapterName = (typeof ADAPTERS)[number];
+
+/**
+ * Boots a module on a real port of the given platform. It listens once (`listen(0)`), so the
+ * `Host` of every request, part of each page key, stays the same.
+ */
+export async function startApp(
+  adapter: AdapterName,
+  module: Type<unknown>,
+): Promise<{ app: INestApplication; url: string }> {
+  const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
+  const app =
+    adapter === 'fastify'
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  return { app, url: await app.getUrl() };
+}
