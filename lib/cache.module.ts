@@ -3,6 +3,7 @@ import { APP_INTERCEPTOR, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
+import { FragmentCache } from './fragments/fragment-cache.js';
 import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
 import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
@@ -86,10 +87,16 @@ export class CacheModule {
         ...config,
         registry,
         PageCache,
+        FragmentCache,
         ...(siteCache ? [{ provide: APP_INTERCEPTOR, useClass: SiteCacheInterceptor }] : []),
         ...aliasProviders,
       ],
-      exports: [Caches, PageCache, ...aliasProviders.map((provider) => (provider as { provide: string }).provide)],
+      exports: [
+        Caches,
+        PageCache,
+        FragmentCache,
+        ...aliasProviders.map((provider) => (provider as { provide: string }).provide),
+      ],
     };
   }
 }

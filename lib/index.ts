@@ -2,6 +2,9 @@ export { CacheModule } from './cache.module.js';
 export { getCacheToken } from './cache.constants.js';
 export { Caches } from './caches.js';
 export { InjectCache } from './inject-cache.decorator.js';
+export { FragmentCache, type FragmentCacheOptions } from './fragments/fragment-cache.js';
+export { makeTemplateFragmentKey } from './fragments/make-template-fragment-key.js';
+export { registerNunjucksCache, type NunjucksEnvironment } from './fragments/nunjucks-cache.extension.js';
 export {
   CacheControl,
   CachePage,

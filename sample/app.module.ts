@@ -6,21 +6,29 @@ import { CacheModule, Caches } from '../lib/index.js';
 import { RecipesModule } from './recipes/recipes.module.js';
 import { RecipeSeeder } from './seed.js';
 
-// Relative to the package root, where `npm start` runs; the e2e test points both elsewhere.
-const databasePath = process.env.SAMPLE_DB_PATH ?? join('sample', 'data', 'recipes.sqlite');
-const cacheDirectory = process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-caches-sample');
+// Read at boot: relative to the package root, where `npm start` runs; the e2e test points both elsewhere.
+const databasePath = () => process.env.SAMPLE_DB_PATH ?? join('sample', 'data', 'recipes.sqlite');
+const cacheDirectory = () => process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-caches-sample');
 
 @Module({
   imports: [
-    TypeOrmModule.forRoot({
-      type: 'better-sqlite3',
-      database: databasePath, // TypeORM creates the missing folder
-      autoLoadEntities: true,
-      synchronize: true,
+    TypeOrmModule.forRootAsync({
+      useFactory: () => ({
+        type: 'better-sqlite3',
+        database: databasePath(), // TypeORM creates the missing folder
+        autoLoadEntities: true,
+        synchronize: true,
+      }),
     }),
-    CacheModule.forRoot({
-      default: { backend: 'locmem', location: 'sample' },
-      filesystem: { backend: 'filesystem', location: cacheDirectory, timeout: 60 },
+    CacheModule.forRootAsync({
+      useFactory: () => ({
+        caches: {
+          default: { backend: 'locmem', location: 'sample' },
+          filesystem: { backend: 'filesystem', location: cacheDirectory(), timeout: 60 },
+        },
+        // SITE_CACHE=1 turns on the per-site cache: every GET route is page-cached for 30 seconds.
+        site: process.env.SITE_CACHE === '1' ? { timeout: 30 } : undefined,
+      }),
     }),
     RecipesModule,
   ],

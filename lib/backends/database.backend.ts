@@ -135,8 +135,7 @@ export class DatabaseBackend implements CacheBackend {
   }
 
   async get(key: string): Promise<unknown> {
-    const found = await this.getMany([key]);
-    return found.has(key) ? found.get(key) : MISS;
+    return (await this.getMany([key]))[0];
   }
 
   async has(key: string): Promise<boolean> {
@@ -144,9 +143,9 @@ export class DatabaseBackend implements CacheBackend {
     return rows.length > 0;
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
     const found = new Map<string, unknown>();
-    if (keys.length === 0) return found;
+    if (keys.length === 0) return [];
     const now = timestamp(Date.now());
     const unique = [...new Set(keys)];
     const expired: string[] = [];
@@ -164,7 +163,7 @@ export class DatabaseBackend implements CacheBackend {
     }
     // Django deletes what it found expired; the `expires` check spares a row set again meanwhile.
     if (expired.length > 0) await this.deleteWhere(expired, now);
-    return found;
+    return keys.map((key) => (found.has(key) ? found.get(key) : MISS));
   }
 
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {

@@ -44,11 +44,8 @@ export class FileSystemBackend implements CacheBackend {
     return (await this.read(key)) !== undefined;
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
-    const values = await Promise.all(keys.map((key) => this.get(key)));
-    const found = new Map<string, unknown>();
-    keys.forEach((key, index) => values[index] !== MISS && found.set(key, values[index]));
-    return found;
+  getMany(keys: readonly string[]): Promise<unknown[]> {
+    return Promise.all(keys.map((key) => this.get(key)));
   }
 
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {

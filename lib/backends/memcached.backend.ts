@@ -76,15 +76,10 @@ export class MemcachedBackend implements CacheBackend {
     return value === MISS ? MISS : decode(value);
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
     // memjs 1.3 has no multi-get; requests to one server are pipelined on its one connection.
     const values = await Promise.all(keys.map((key) => this.fetch(key)));
-    const found = new Map<string, unknown>();
-    keys.forEach((key, index) => {
-      const value = values[index]!;
-      if (value !== MISS) found.set(key, decode(value));
-    });
-    return found;
+    return values.map((value) => (value === MISS ? MISS : decode(value)));
   }
 
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {

@@ -238,18 +238,13 @@ export class RedisBackend implements CacheBackend {
     return (await this.client.del(key)) > 0;
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
-    const found = new Map<string, unknown>();
-    if (keys.length === 0) return found;
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
+    if (keys.length === 0) return [];
     // MGET needs every key in one slot on a cluster: there, one GET per key, sent together.
     const values = this.isCluster
       ? await Promise.all(keys.map((key) => this.client.getBuffer(key)))
       : await this.client.mgetBuffer(...keys);
-    keys.forEach((key, i) => {
-      const bytes = values[i];
-      if (bytes !== null && bytes !== undefined) found.set(key, decodeStored(bytes, key));
-    });
-    return found;
+    return values.map((bytes, i) => (bytes === null || bytes === undefined ? MISS : decodeStored(bytes, keys[i]!)));
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {

@@ -179,7 +179,7 @@ export class TieredBackend implements CacheBackend {
     return deleted || deletedAbove;
   }
 
-  async getMany(keys: readonly string[]): Promise<Map<string, unknown>> {
+  async getMany(keys: readonly string[]): Promise<unknown[]> {
     const found = new Map<string, unknown>();
     const startedAt = this.clock;
     let missing = [...keys];
@@ -189,13 +189,16 @@ export class TieredBackend implements CacheBackend {
       if (i > 0 && tier.getManyWithTtl) hits = await tier.getManyWithTtl(missing);
       else {
         const values = tier.getMany ? await tier.getMany(missing) : await getEach(tier, missing);
-        hits = new Map([...values].map(([key, value]) => [key, { value, ttlMs: this.settings.defaultTtlMs }]));
+        hits = new Map();
+        values.forEach((value, index) => {
+          if (value !== MISS) hits.set(missing[index]!, { value, ttlMs: this.settings.defaultTtlMs });
+        });
       }
       for (const [key, hit] of hits) found.set(key, hit.value);
       if (i > 0 && hits.size > 0) await this.backFill(i, hits, startedAt);
       missing = missing.filter((key) => !hits.has(key));
     }
-    return found;
+    return keys.map((key) => (found.has(key) ? found.get(key) : MISS));
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
@@ -300,13 +303,10 @@ export class TieredBackend implements CacheBackend {
   }
 }
 
-async function getEach(tier: CacheBackend, keys: readonly string[]): Promise<Map<string, unknown>> {
-  const found = new Map<string, unknown>();
-  for (const key of keys) {
-    const value = await tier.get(key);
-    if (value !== MISS) found.set(key, value);
-  }
-  return found;
+async function getEach(tier: CacheBackend, keys: readonly string[]): Promise<unknown[]> {
+  const values: unknown[] = [];
+  for (const key of keys) values.push(await tier.get(key));
+  return values;
 }
 
 async function setEach(tier: CacheBackend, entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs) {

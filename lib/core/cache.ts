@@ -194,11 +194,8 @@ export class Cache {
     const found = new Map<string, T>();
     try {
       const values = this.backend.getMany ? await this.backend.getMany(madeKeys) : await this.getEachMade(madeKeys);
-      if (values.size > 0) {
-        for (let i = 0; i < madeKeys.length; i++) {
-          const value = values.get(madeKeys[i]!);
-          if (value !== undefined || values.has(madeKeys[i]!)) found.set(userKeys[i]!, value as T);
-        }
+      for (let i = 0; i < values.length; i++) {
+        if (values[i] !== MISS) found.set(userKeys[i]!, values[i] as T);
       }
     } catch (error) {
       this.fail(error, 'getMany', userKeys.join(', '));
@@ -327,13 +324,10 @@ export class Cache {
     return next;
   }
 
-  private async getEachMade(made: readonly string[]): Promise<Map<string, unknown>> {
-    const found = new Map<string, unknown>();
-    for (const key of made) {
-      const value = await this.backend.get(key);
-      if (value !== MISS) found.set(key, value);
-    }
-    return found;
+  private async getEachMade(made: readonly string[]): Promise<unknown[]> {
+    const values: unknown[] = [];
+    for (const key of made) values.push(await this.backend.get(key));
+    return values;
   }
 
   private async setEachMade(

@@ -28,7 +28,7 @@ interface RoutePlan {
   vary: string[];
 }
 
-type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
 
 // What a 304 repeats of the stored response (RFC 9110 §15.4.5, as Django's ConditionalGetMiddleware).
 const NOT_MODIFIED_HEADERS = new Set([
@@ -97,19 +97,28 @@ export class CachePageInterceptor implements NestInterceptor {
       cookie: described.header('cookie') !== undefined,
     };
     let page = await this.pageCache.lookup(cache, rule, described);
+    if (page !== undefined && !mayServe(page, credentials)) page = undefined;
     let flight: string | undefined;
-    if (page === undefined) {
+    if (page === undefined || isStale(page)) {
       flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.url}`;
       const computing = this.pageCache.computingNow(flight);
+      if (computing !== undefined && page !== undefined) {
+        // Another request is recomputing this page: the old one answers meanwhile.
+        this.answer(adapter, response, page, described, started, 'STALE');
+        return of(undefined);
+      }
       if (computing !== undefined) {
         // Another request is computing this page: wait for it rather than run the handler again.
         await computing;
         page = await this.pageCache.lookup(cache, rule, described);
+        if (page !== undefined && !mayServe(page, credentials)) page = undefined;
         flight = undefined;
+      } else {
+        page = undefined; // stale, and no one recomputes it yet: this request does
       }
     }
-    if (page !== undefined && mayServe(page, credentials)) {
-      this.answer(adapter, response, page, described, started);
+    if (page !== undefined) {
+      this.answer(adapter, response, page, described, started, 'HIT');
       return of(undefined);
     }
     this.capture(adapter, cache, rule, request, response, described, credentials, started, flight);
@@ -123,11 +132,12 @@ export class CachePageInterceptor implements NestInterceptor {
     page: StoredPage,
     request: PageRequest,
     started: number,
+    status: 'HIT' | 'STALE',
   ): void {
     const extra: Array<[string, string]> = [
-      [this.pageCache.statusHeader, 'HIT'],
+      [this.pageCache.statusHeader, status],
       ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
-      ['server-timing', serverTiming('HIT', performance.now() - started)],
+      ['server-timing', serverTiming(status, performance.now() - started)],
     ];
     if (matchesIfNoneMatch(request.header('if-none-match'), page.etag)) {
       const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
@@ -208,6 +218,10 @@ function applyHeaderDecorators(plan: RoutePlan, headers: HeaderAccess): void {
   if (plan.cacheControl) patchCacheControl(headers, plan.cacheControl);
   if (plan.vary.length > 0) patchVaryHeaders(headers, plan.vary);
   if (plan.neverCache) addNeverCacheHeaders(headers);
+}
+
+function isStale(page: StoredPage): boolean {
+  return page.freshUntil !== null && Date.now() > page.freshUntil;
 }
 
 function serverTiming(status: CacheStatus, lookupMs: number): string {

@@ -16,6 +16,11 @@ export interface CachePageOptions {
   cache?: string;
   /** Keeps these pages apart from others with the same URL (Django's `key_prefix`). */
   keyPrefix?: string;
+  /**
+   * Seconds a page is kept past its timeout: while one request recomputes it, the others are
+   * answered with the old page (`X-Cache: STALE`) instead of waiting. `0` by default.
+   */
+  staleWhileRevalidate?: number;
 }
 
 type CacheDecorator = ClassDecorator & MethodDecorator;
@@ -33,10 +38,17 @@ export function CachePage(timeout: number, options: CachePageOptions = {}): Cach
       `@CachePage(timeout) takes a number of seconds >= 0; got ${String(timeout)}. Use @NeverCache() to keep nothing.`,
     );
   }
+  const staleWhileRevalidate = options.staleWhileRevalidate ?? 0;
+  if (typeof staleWhileRevalidate !== 'number' || !Number.isFinite(staleWhileRevalidate) || staleWhileRevalidate < 0) {
+    throw new CacheConfigError(
+      `@CachePage's staleWhileRevalidate takes a number of seconds >= 0; got ${String(staleWhileRevalidate)}.`,
+    );
+  }
   const metadata: PageRule = {
     timeout,
     cache: options.cache ?? 'default',
     keyPrefix: options.keyPrefix ?? '',
+    staleWhileRevalidate,
   };
   return record(CACHE_PAGE_METADATA, () => metadata);
 }

@@ -34,6 +34,8 @@ export interface PageRule {
   timeout: number | undefined;
   cache: string;
   keyPrefix: string;
+  /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
+  staleWhileRevalidate: number;
 }
 
 /** The outcome of a response the page cache saw leave: kept, or why not. */
@@ -136,9 +138,10 @@ export class PageCache implements OnModuleInit {
     const page = toStoredPage(response, timeout);
     const varyOn = normalizeVary(varyHeaderNames(response));
     const urlHash = urlHashOf(request);
+    const kept = timeout === null ? null : timeout + rule.staleWhileRevalidate;
     const stored = Promise.all([
-      quietSet(cache, headerKeyOf(rule.keyPrefix, urlHash), varyOn, timeout),
-      quietSet(cache, pageKeyOf(rule.keyPrefix, request.method, urlHash, request, varyOn), page, timeout),
+      quietSet(cache, headerKeyOf(rule.keyPrefix, urlHash), varyOn, kept),
+      quietSet(cache, pageKeyOf(rule.keyPrefix, request.method, urlHash, request, varyOn), page, kept),
     ]).then(() => undefined);
     return { outcome: { stored: page }, stored };
   }

@@ -1,7 +1,7 @@
 import { CacheConfigError } from '../core/errors.js';
 import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
 
-const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix'];
+const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
 const OPTION_FIELDS = ['site', 'statusHeader'];
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -23,10 +23,15 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
       );
     }
     unknownFields(site, SITE_FIELDS, 'site');
-    const { timeout, cache, keyPrefix } = site;
-    if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0)) {
+    const { timeout, cache, keyPrefix, staleWhileRevalidate } = site;
+    if (timeout !== undefined && !isSeconds(timeout)) {
       throw new CacheConfigError(
         `site.timeout must be a number of seconds >= 0, or left out to follow max-age; got ${String(timeout)}.`,
+      );
+    }
+    if (staleWhileRevalidate !== undefined && !isSeconds(staleWhileRevalidate)) {
+      throw new CacheConfigError(
+        `site.staleWhileRevalidate must be a number of seconds >= 0; got ${String(staleWhileRevalidate)}.`,
       );
     }
     if (cache !== undefined && (typeof cache !== 'string' || cache === '')) {
@@ -37,6 +42,10 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
     }
   }
   return given;
+}
+
+function isSeconds(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 function unknownFields(value: object, known: readonly string[], where: string): void {

@@ -12,6 +12,11 @@ export class SiteCacheInterceptor extends CachePageInterceptor {
   protected override siteRule(): PageRule | undefined {
     const site = this.pageCache.options.site;
     if (site === undefined) return undefined;
-    return { timeout: site.timeout, cache: site.cache ?? 'default', keyPrefix: site.keyPrefix ?? '' };
+    return {
+      timeout: site.timeout,
+      cache: site.cache ?? 'default',
+      keyPrefix: site.keyPrefix ?? '',
+      staleWhileRevalidate: site.staleWhileRevalidate ?? 0,
+    };
   }
 }

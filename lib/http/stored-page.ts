@@ -22,6 +22,8 @@ export interface StoredPage {
   readonly etag: string | undefined;
   /** Epoch ms, for `Age`. */
   readonly storedAt: number;
+  /** Epoch ms after which the page is stale (kept on only to answer while it is recomputed); `null` never. */
+  readonly freshUntil: number | null;
   /** Whether the key covers the request's credentials, or the response says anyone may have it. */
   readonly variesOnAuthorization: boolean;
   readonly variesOnCookie: boolean;
@@ -127,6 +129,7 @@ export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds
     contentLength: Number(response.get('content-length') ?? body.length),
     etag,
     storedAt: now,
+    freshUntil: timeout === null ? null : now + timeout * 1000,
     variesOnAuthorization: hasVaryHeader(response, 'authorization'),
     variesOnCookie: hasVaryHeader(response, 'cookie'),
     public: directives.has('public'),

@@ -37,8 +37,8 @@ export interface CacheBackend {
   has?(key: string): Awaitable<boolean>;
   /** Adds `delta` keeping the lifetime; `MISS` when the key is absent. */
   incr?(key: string, delta: number): Awaitable<number | bigint | Miss>;
-  /** Found keys only. */
-  getMany?(keys: readonly string[]): Awaitable<Map<string, unknown>>;
+  /** The values in the order of `keys`, `MISS` where a key is absent. */
+  getMany?(keys: readonly string[]): Awaitable<unknown[]>;
   /** Stores every entry or, when a value cannot be serialized, none; returns the keys that failed. */
   setMany?(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Awaitable<string[]>;
   deleteMany?(keys: readonly string[]): Awaitable<void>;

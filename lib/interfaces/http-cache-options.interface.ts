@@ -11,6 +11,8 @@ export interface SiteCacheOptions {
   timeout?: number;
   /** Keeps this site's pages apart from others sharing the store (Django's `CACHE_MIDDLEWARE_KEY_PREFIX`). */
   keyPrefix?: string;
+  /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
+  staleWhileRevalidate?: number;
 }
 
 /** HTTP settings of `CacheModule.forRoot`'s second argument. */

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { Controller, Get, Param, ParseIntPipe, Res } from '@nestjs/common';
+import { CachePage } from '../../lib/index.js';
 import type { Recipe } from './recipe.entity.js';
 import { RecipesService } from './recipes.service.js';
 
@@ -7,12 +8,25 @@ import { RecipesService } from './recipes.service.js';
 export class RecipesController {
   constructor(private readonly recipesService: RecipesService) {}
 
-  /** Says in `X-Cache` whether the list came from the filesystem cache, to watch it work. */
+  /**
+   * Low-level caching: says in `X-Low-Level-Cache` whether the list came from the filesystem
+   * cache, to watch it work. (`X-Cache` belongs to the page cache, when the per-site one is on.)
+   */
   @Get()
   async findAll(@Res({ passthrough: true }) response: ServerResponse): Promise<Recipe[]> {
     const { recipes, cacheHit } = await this.recipesService.findAll();
-    response.setHeader('X-Cache', cacheHit ? 'HIT' : 'MISS');
+    response.setHeader('X-Low-Level-Cache', cacheHit ? 'HIT' : 'MISS');
     return recipes;
+  }
+
+  /**
+   * The per-view cache (Django's `cache_page`): the whole response is kept 60 seconds, so
+   * `generatedAt` stays the same and `X-Cache` says HIT until it expires.
+   */
+  @Get('page')
+  @CachePage(60)
+  async page(): Promise<{ generatedAt: string; recipes: Recipe[] }> {
+    return { generatedAt: new Date().toISOString(), recipes: await this.recipesService.listFromDatabase() };
   }
 
   @Get(':id')

@@ -212,6 +212,23 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     expect(statuses.filter((status) => status === 'HIT')).toHaveLength(99);
   });
 
+  it('answers STALE from the old page while one request recomputes it', async () => {
+    const first = await get('/pages/stale').expect(200);
+    expect(first.headers['x-cache']).toBe('MISS');
+    expect(first.body.run).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const during = await Promise.all(Array.from({ length: 5 }, () => get('/pages/stale')));
+    const statuses = during.map((response) => response.headers['x-cache']).sort();
+    expect(statuses).toEqual(['MISS', 'STALE', 'STALE', 'STALE', 'STALE']);
+    for (const response of during) {
+      expect(response.body.run).toBe(response.headers['x-cache'] === 'MISS' ? 2 : 1);
+    }
+    const after = await get('/pages/stale').expect(200);
+    expect(after.headers['x-cache']).toBe('HIT');
+    expect(after.body.run).toBe(2);
+    expect(runs.of('stale')).toBe(2);
+  });
+
   it('gives the same result whatever the order of the decorators', async () => {
     const one = await get('/pages/stacked-one').set('Accept-Language', 'en').expect(200);
     const two = await get('/pages/stacked-two').set('Accept-Language', 'en').expect(200);

@@ -1,4 +1,4 @@
-import type { INestApplication, Type } from '@nestjs/common';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 
@@ -12,7 +12,7 @@ export type AdapterName = (typeof ADAPTERS)[number];
  */
 export async function startApp(
   adapter: AdapterName,
-  module: Type<unknown>,
+  module: Type<unknown> | DynamicModule,
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app =

@@ -69,6 +69,15 @@ export class PagesController {
     return page(run);
   }
 
+  /** Fresh for 0.3 s, then kept 30 s more to answer while it is recomputed. */
+  @Get('stale')
+  @CachePage(0.3, { staleWhileRevalidate: 30 })
+  async stale() {
+    const run = this.runs.count('stale');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return page(run);
+  }
+
   @Post('counted')
   @CachePage(60)
   post() {

@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { Caches } from '../caches.js';
+import type { Cache } from '../core/cache.js';
+import type { TimeoutSeconds } from '../core/timeouts.js';
+import { makeTemplateFragmentKey } from './make-template-fragment-key.js';
+
+/** The alias Django's `{% cache %}` tag prefers when none is named, before `default`. */
+export const TEMPLATE_FRAGMENTS_ALIAS = 'template_fragments';
+
+export interface FragmentCacheOptions {
+  /** The alias to keep the fragment in; else `template_fragments` if configured, else `default`. */
+  cache?: string;
+}
+
+/**
+ * Caches rendered pieces of a page (Django's `{% cache %}` tag), from code or from any template
+ * engine. Concurrent misses of a fragment render it once.
+ *
+ * @example const sidebar = await fragments.render('sidebar', [user.id], 500, () => renderSidebar(user));
+ */
+@Injectable()
+export class FragmentCache {
+  constructor(private readonly caches: Caches) {}
+
+  /**
+   * The stored fragment, or `render()`'s output, stored for `timeout` seconds (`null`: forever;
+   * `undefined`: the alias default).
+   */
+  render(
+    name: string,
+    varyOn: Iterable<unknown>,
+    timeout: TimeoutSeconds | undefined,
+    render: () => string | Promise<string>,
+    options: FragmentCacheOptions = {},
+  ): Promise<string> {
+    return this.aliasFor(options.cache).getOrSet(makeTemplateFragmentKey(name, varyOn), render, timeout);
+  }
+
+  /** The alias named, else Django's choice: `template_fragments` when configured, else `default`. */
+  aliasFor(alias: string | undefined): Cache {
+    if (alias !== undefined) return this.caches.get(alias);
+    return this.caches.has(TEMPLATE_FRAGMENTS_ALIAS) ? this.caches.get(TEMPLATE_FRAGMENTS_ALIAS) : this.caches.default;
+  }
+}

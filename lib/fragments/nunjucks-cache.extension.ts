@@ -1,0 +1,132 @@
+import type { Caches } from '../caches.js';
+import { FragmentCache } from './fragment-cache.js';
+
+// The parts of Nunjucks' extension API used here, written out so that Nunjucks stays optional.
+interface Token {
+  value: string;
+  lineno: number;
+  colno: number;
+}
+interface Parser {
+  nextToken(): Token;
+  parseSignature(tolerant: null, noParens: true): { children: unknown[] };
+  advanceAfterBlockEnd(name?: string): void;
+  parseUntilBlocks(...names: string[]): unknown;
+  fail(message: string, lineno?: number, colno?: number): never;
+}
+interface Nodes {
+  CallExtensionAsync: new (extension: object, method: string, args: unknown, contentArgs: unknown[]) => unknown;
+}
+type Done = (error: Error | null, output?: string) => void;
+type Body = (done: Done) => void;
+
+/** Where a template engine's extensions are added (`nunjucks.Environment`). */
+export interface NunjucksEnvironment {
+  addExtension(name: string, extension: object): unknown;
+}
+
+const TAG = 'cache';
+
+/**
+ * Adds Django's `{% cache %}` tag to a Nunjucks environment:
+ * `{% cache 500, "sidebar", user.id %}…{% endcache %}`; the timeout may be a variable or `none`
+ * (forever), and `using="alias"` picks the store (else `template_fragments` if configured, else
+ * `default`).
+ *
+ * @example registerNunjucksCache(nunjucks.configure('views', { express: app.getHttpAdapter().getInstance() }), app.get(Caches));
+ */
+export function registerNunjucksCache(environment: NunjucksEnvironment, caches: Caches): void {
+  environment.addExtension('NestjsCachesFragmentTag', new NunjucksCacheTag(new FragmentCache(caches)));
+}
+
+class NunjucksCacheTag {
+  readonly tags = [TAG];
+
+  constructor(private readonly fragments: FragmentCache) {}
+
+  parse(parser: Parser, nodes: Nodes): unknown {
+    const start = parser.nextToken();
+    const args = parser.parseSignature(null, true);
+    if (args.children.filter((child) => !isKeywordNode(child)).length < 2) {
+      parser.fail(
+        `{% ${TAG} %} takes a timeout and a fragment name, then values to vary on: {% ${TAG} 500, "sidebar", user.id %}`,
+        start.lineno,
+        start.colno,
+      );
+    }
+    parser.advanceAfterBlockEnd(start.value);
+    const body = parser.parseUntilBlocks(`end${TAG}`);
+    parser.advanceAfterBlockEnd();
+    return new nodes.CallExtensionAsync(this, 'run', args, [body]);
+  }
+
+  /** Called by Nunjucks with the evaluated arguments, then the body and the callback. */
+  run(_context: unknown, ...args: unknown[]): void {
+    const done = args.pop() as Done;
+    const body = args.pop() as Body;
+    const keywords = isKeywords(args.at(-1)) ? (args.pop() as Record<string, unknown>) : {};
+    let rendering: Promise<string>;
+    try {
+      const [timeout, name, ...varyOn] = args;
+      const using = usingOf(keywords);
+      rendering = this.fragments.render(fragmentName(name), varyOn, timeoutOf(timeout), () => renderBody(body), {
+        cache: using,
+      });
+    } catch (error) {
+      done(error as Error);
+      return;
+    }
+    rendering.then(
+      (output) => done(null, output),
+      (error: Error) => done(error),
+    );
+  }
+}
+
+function renderBody(body: Body): Promise<string> {
+  return new Promise((resolve, reject) => body((error, output) => (error ? reject(error) : resolve(output ?? ''))));
+}
+
+/** Django's rule: `None` is forever, anything else must read as a whole number of seconds. */
+function timeoutOf(value: unknown): number | null {
+  if (value === null) return null;
+  const seconds = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+  if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
+    throw new Error(`{% ${TAG} %} got a timeout that is not a whole number of seconds or none: ${describe(value)}`);
+  }
+  return Math.trunc(seconds);
+}
+
+function fragmentName(value: unknown): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new Error(
+      `{% ${TAG} %} needs a fragment name (a non-empty string) after the timeout; got ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+function usingOf(keywords: Record<string, unknown>): string | undefined {
+  for (const name of Object.keys(keywords)) {
+    if (name !== '__keywords' && name !== 'using') {
+      throw new Error(`{% ${TAG} %} has no argument '${name}'; the only keyword is using="alias"`);
+    }
+  }
+  const using = keywords.using;
+  if (using !== undefined && (typeof using !== 'string' || using === '')) {
+    throw new Error(`{% ${TAG} %} using= takes the name of a cache alias; got ${describe(using)}`);
+  }
+  return using as string | undefined;
+}
+
+function isKeywords(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && (value as { __keywords?: boolean }).__keywords === true;
+}
+
+function isKeywordNode(node: unknown): boolean {
+  return (node as { typename?: string }).typename === 'KeywordArgs';
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? `"${value}"` : String(value);
+}
