@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
@@ -9,6 +9,8 @@ import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
 import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
 import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
+import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import type {
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
@@ -82,12 +84,14 @@ export class CacheModule {
     return {
       module: CacheModule,
       global: true,
-      imports,
+      imports: [DiscoveryModule, ...imports],
       providers: [
         ...config,
         registry,
         PageCache,
         FragmentCache,
+        MethodCacheExplorer,
+        { provide: EARLY_REFRESH_RANDOM, useValue: Math.random },
         ...(siteCache ? [{ provide: APP_INTERCEPTOR, useClass: SiteCacheInterceptor }] : []),
         ...aliasProviders,
       ],

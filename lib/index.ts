@@ -32,3 +32,16 @@ export type {
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
 export type { CacheModuleOptions, SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
+export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';
+export { Cacheable } from './methods/cacheable.decorator.js';
+export { CacheConfig } from './methods/cache-config.decorator.js';
+export { CacheEvict } from './methods/cache-evict.decorator.js';
+export { CachePut } from './methods/cache-put.decorator.js';
+export { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+export type {
+  CacheableOptions,
+  CacheConfigOptions,
+  CacheEvictOptions,
+  CachePutOptions,
+  MethodCacheKey,
+} from './methods/method-cache-options.interface.js';

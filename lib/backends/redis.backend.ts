@@ -21,8 +21,15 @@ if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 if ARGV[2] == 'float' then return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1]) end
 return redis.call('INCRBY', KEYS[1], ARGV[1])`;
 
-/** The command `defineCommand` adds to the client for INCR_SCRIPT. */
+// Compare-and-delete in one step, so that a lock owner never removes a lease that expired and
+// was taken by another process in between.
+const DELETE_IF_EQUALS_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/** The commands `defineCommand` adds to the client for INCR_SCRIPT and DELETE_IF_EQUALS_SCRIPT. */
 type WithIncrScript = { nestjsCachesIncr(key: string, delta: string, mode: string): Promise<number | string | null> };
+type WithDeleteIfEquals = { nestjsCachesDeleteIfEquals(key: string, expected: Buffer | string): Promise<number> };
 
 /**
  * Builds the redis backend of an alias: a URL (`redis://h:p/db`, `rediss://`), a cluster node list
@@ -132,6 +139,7 @@ export class RedisBackend implements CacheBackend {
     this.logger = new Logger(`Cache:${settings.alias}`);
     this.isCluster = client instanceof Cluster;
     client.defineCommand('nestjsCachesIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
+    client.defineCommand('nestjsCachesDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS_SCRIPT });
     // Without a listener an 'error' event would crash the process; a server that is down
     // fails every reconnect, so report once per burst.
     const onError = (error: Error) => this.logConnectionError(error);
@@ -236,6 +244,11 @@ export class RedisBackend implements CacheBackend {
 
   async delete(key: string): Promise<boolean> {
     return (await this.client.del(key)) > 0;
+  }
+
+  async deleteIfEquals(key: string, expected: string): Promise<boolean> {
+    const bytes = encodeStored(expected, key);
+    return (await (this.client as unknown as WithDeleteIfEquals).nestjsCachesDeleteIfEquals(key, bytes)) === 1;
   }
 
   async getMany(keys: readonly string[]): Promise<unknown[]> {

@@ -1,5 +1,9 @@
 import { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
+import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
+import type { LeaseStore } from '../stampede/lease.js';
+import { needsStampedeGuard, StampedeGuard } from '../stampede/stampede-guard.js';
 import { emptyStats, type CacheStats } from './cache-stats.js';
 import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
 import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
@@ -42,6 +46,8 @@ export class Cache {
   private failuresSinceLog = 0;
   /** Factories running right now, by made key: concurrent misses share one run. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** The layers of `GetOrSetOptions` (leases, logical expiry), made on first use. */
+  private stampedeGuard: StampedeGuard | undefined;
 
   constructor(
     settings: CacheSettings,
@@ -123,20 +129,26 @@ export class Cache {
 
   /**
    * Returns the cached value, or computes it (a factory runs only on a miss), stores it and
-   * returns it. Concurrent misses of a key in this process share one run of the factory.
+   * returns it. Concurrent misses of a key in this process share one run of the factory;
+   * `options` adds a cross-process lock, stale-while-revalidate, grace and early refresh.
    */
   async getOrSet<T>(
     key: string,
     valueOrFactory: ValueOrFactory<T>,
     timeout?: TimeoutSeconds,
     version?: number,
+    options?: GetOrSetOptions<T>,
   ): Promise<T> {
+    if (options !== undefined && needsStampedeGuard(options)) {
+      this.stampedeGuard ??= new StampedeGuard(this, this.leaseStore());
+      return this.stampedeGuard.getOrSet(key, valueOrFactory, timeout, version, options);
+    }
     const cached = await this.get<unknown>(key, MISS, version);
     if (cached !== MISS) return cached as T;
     const made = this.makeKey(key, version);
     let running = this.inFlight.get(made) as Promise<T> | undefined;
     if (running === undefined) {
-      running = this.computeAndStore(key, valueOrFactory, timeout, version);
+      running = this.computeAndStore(key, valueOrFactory, timeout, version, options?.unless);
       this.inFlight.set(made, running);
       const forget = () => this.inFlight.delete(made);
       running.then(forget, forget);
@@ -308,12 +320,54 @@ export class Cache {
     valueOrFactory: ValueOrFactory<T>,
     timeout: TimeoutSeconds | undefined,
     version: number | undefined,
+    unless: ((value: T) => boolean) | undefined,
   ): Promise<T> {
     const value =
       typeof valueOrFactory === 'function' ? await (valueOrFactory as () => T | Promise<T>)() : valueOrFactory;
+    if (unless?.(value)) return value;
     await this.add(key, value, timeout, version);
     // Re-read: another process may have added its value between our miss and our add.
     return this.get<T>(key, value, version);
+  }
+
+  /**
+   * Leases live under a lock key users cannot make: the key function gets `lock.<version>` where
+   * the version goes, and user keys always have a number there. A custom key function that drops
+   * the version gets `lock.<version>:` before the key instead (there, in the users' key space).
+   * Keys too long for memcached with that addition are hashed.
+   */
+  private leaseStore(): LeaseStore {
+    const keepsVersion = this.keyFunction('k', this.keyPrefix, 1) !== this.keyFunction('k', this.keyPrefix, 2);
+    const lockKey = (key: string, version: number | undefined) => {
+      const lockVersion = `lock.${version ?? this.version}`;
+      const make = (k: string) =>
+        keepsVersion
+          ? this.keyFunction(k, this.keyPrefix, lockVersion as unknown as number)
+          : this.keyFunction(`${lockVersion}:${k}`, this.keyPrefix, version ?? this.version);
+      const made = make(key);
+      return keyProblem(made) === undefined ? made : make(createHash('sha256').update(key).digest('base64url'));
+    };
+    return {
+      tryTake: async (key, version, token, ttlMs) => {
+        try {
+          return await this.backend.add(lockKey(key, version), token, ttlMs);
+        } catch (error) {
+          this.fail(error, 'lock', key);
+          return true; // ignoreErrors: a store that is down cannot lock; compute, as on a miss
+        }
+      },
+      release: async (key, version, token) => {
+        const made = lockKey(key, version);
+        try {
+          if (this.backend.deleteIfEquals) await this.backend.deleteIfEquals(made, token);
+          // Without an atomic primitive: read, compare, delete. The lease could expire and be
+          // taken by another owner between the read and the delete; its TTL bounds the damage.
+          else if ((await this.backend.get(made)) === token) await this.backend.delete(made);
+        } catch (error) {
+          this.fail(error, 'unlock', key);
+        }
+      },
+    };
   }
 
   private async incrByGetAndSet(made: string, delta: number): Promise<number | bigint | typeof MISS> {

@@ -67,8 +67,8 @@ export class PageCache implements OnModuleInit {
 
   /** Picks the platform, and makes Nest skip its reply to a response the cache already wrote. */
   onModuleInit(): void {
-    const http = this.adapterHost?.httpAdapter as unknown as HttpAdapterLike | undefined;
-    if (http === undefined) return; // an application context without HTTP
+    const http = this.adapterHost?.httpAdapter as unknown as HttpAdapterLike | null | undefined;
+    if (!http) return; // an application context (null) or a testing module (undefined): no HTTP
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)

@@ -45,6 +45,8 @@ export interface CacheBackend {
   /** The value and its remaining lifetime, so a tiered alias back-fills faster tiers exactly. */
   getWithTtl?(key: string): Awaitable<ValueWithTtl | Miss>;
   getManyWithTtl?(keys: readonly string[]): Awaitable<Map<string, ValueWithTtl>>;
+  /** Removes the key only while it holds `expected` (a string), atomically; for lock owners. */
+  deleteIfEquals?(key: string, expected: string): Awaitable<boolean>;
   /** Removes only keys matching a glob pattern (see `clearPatternOf`), in a store shared by aliases. */
   clearMatching?(pattern: string | undefined): Awaitable<void>;
   /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */

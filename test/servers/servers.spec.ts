@@ -63,6 +63,15 @@ describe('test servers', () => {
     }
   });
 
+  it('the redis sentinel names a master that answers, with one replica', async () => {
+    const [[host, port]] = addresses(requireEnv('REDIS_SENTINELS')) as [[string, number]];
+    const name = requireEnv('REDIS_SENTINEL_NAME');
+    const info = await exchange(host, port, 'INFO sentinel\r\n', 'sentinels=');
+    const master = new RegExp(`name=${name},status=ok,address=([\\d.]+):(\\d+),slaves=1`).exec(info);
+    expect(master).not.toBeNull();
+    expect(await exchange(master![1]!, Number(master![2]), 'PING\r\n', '\r\n')).toBe('+PONG\r\n');
+  });
+
   it('both memcached servers answer version', async () => {
     const servers = addresses(requireEnv('MEMCACHED_SERVERS'));
     expect(servers).toHaveLength(2);

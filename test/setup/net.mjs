@@ -60,16 +60,26 @@ export async function redisCommand(port, line) {
   return answer;
 }
 
-/** The text of CLUSTER INFO (a RESP bulk string: `$<length>\r\n<text>\r\n`). */
-export async function redisClusterInfo(port) {
-  const answer = await exchange(port, 'CLUSTER INFO\r\n', (t) => {
+/** The text of an answer that is one RESP bulk string (`$<length>\r\n<text>\r\n`), as INFO's. */
+async function redisBulk(port, line) {
+  const answer = await exchange(port, `${line}\r\n`, (t) => {
     const header = /^\$(\d+)\r\n/.exec(t);
     return t.startsWith('-')
       ? t.includes('\r\n')
       : header !== null && Buffer.byteLength(t) >= header[0].length + Number(header[1]) + 2;
   });
-  if (!answer.startsWith('$')) throw new Error(`CLUSTER INFO got ${JSON.stringify(answer)}`);
+  if (!answer.startsWith('$')) throw new Error(`${line} got ${JSON.stringify(answer)}`);
   return answer;
+}
+
+/** The text of CLUSTER INFO. */
+export function redisClusterInfo(port) {
+  return redisBulk(port, 'CLUSTER INFO');
+}
+
+/** The text of `INFO <section>` (`replication` on a server, `sentinel` on a sentinel). */
+export function redisInfo(port, section) {
+  return redisBulk(port, `INFO ${section}`);
 }
 
 /** memcached's `version` command answers `VERSION x.y.z`. */

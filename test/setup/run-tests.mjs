@@ -8,13 +8,14 @@
 // Environment it reads:
 //   NESTJS_CACHES_NO_SERVERS=1      start no server and install nothing: a quick run of the tests
 //                                   that need no server (the others fail, naming what is missing)
-//   REDIS_URL, REDIS_CLUSTER_NODES, MEMCACHED_SERVERS, POSTGRES_URL
-//                                   already set: that server is yours, and none is started for it
+//   REDIS_URL, REDIS_CLUSTER_NODES, REDIS_SENTINELS (with REDIS_SENTINEL_NAME), MEMCACHED_SERVERS,
+//   POSTGRES_URL                    already set: that server is yours, and none is started for it
 //   REDIS_SERVER_BIN, MEMCACHED_BIN, POSTGRES_BIN_DIR
 //                                   the programs to use (default: PATH, /usr/lib/postgresql/*/bin)
 //
 // What Jest receives: REDIS_URL=redis://127.0.0.1:P, REDIS_CLUSTER_NODES=127.0.0.1:A,127.0.0.1:B,
-// 127.0.0.1:C (3 masters), MEMCACHED_SERVERS=127.0.0.1:M1,127.0.0.1:M2,
+// 127.0.0.1:C (3 masters), REDIS_SENTINELS=127.0.0.1:S with REDIS_SENTINEL_NAME=mymaster (one sentinel
+// watching a master and its replica), MEMCACHED_SERVERS=127.0.0.1:M1,127.0.0.1:M2,
 // POSTGRES_URL=postgres://postgres@127.0.0.1:P/nestjs_caches_test (trust auth), and REDIS_SERVER_BIN,
 // MEMCACHED_BIN, POSTGRES_BIN_DIR for tests that stop and start servers of their own.
 //
@@ -81,6 +82,7 @@ async function startServers() {
   const wanted = {
     redis: !given('REDIS_URL'),
     cluster: !given('REDIS_CLUSTER_NODES'),
+    sentinel: !given('REDIS_SENTINELS'),
     memcached: !given('MEMCACHED_SERVERS'),
     postgres: !given('POSTGRES_URL'),
   };
@@ -113,6 +115,17 @@ async function startServers() {
       }),
     );
   } else reuse('redis cluster', 'REDIS_CLUSTER_NODES');
+  if (wanted.sentinel) {
+    tasks.push(
+      servers.startRedisSentinel().then(({ name, masterPort, replicaPort, sentinelPort }) => {
+        env.REDIS_SENTINELS = `127.0.0.1:${sentinelPort}`;
+        env.REDIS_SENTINEL_NAME = name;
+        report(
+          `redis sentinel ${env.REDIS_SENTINELS} watching ${name} (master ${masterPort}, replica ${replicaPort}) (${seconds()})`,
+        );
+      }),
+    );
+  } else reuse('redis sentinel', 'REDIS_SENTINELS');
   if (wanted.memcached) {
     tasks.push(
       Promise.all([servers.startMemcached(1), servers.startMemcached(2)]).then((ports) => {

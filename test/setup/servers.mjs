@@ -1,5 +1,5 @@
-// Starts the real servers the tests talk to (redis, a 3-master redis cluster, memcached, PostgreSQL)
-// on free loopback ports, with all data and logs in one run folder, and stops every one of them.
+// Starts the real servers the tests talk to (redis, a 3-master redis cluster, a redis master with a
+// replica and a sentinel, memcached, PostgreSQL) on free loopback ports, with all data and logs in one run folder, and stops every one of them.
 //
 // Each server runs in its own process group (detached), so a Ctrl-C in the terminal reaches Jest
 // but not the servers: the runner stops them itself, in order, after Jest has finished.
@@ -26,6 +26,7 @@ import {
   postgresReady,
   redisClusterInfo,
   redisCommand,
+  redisInfo,
   redisPing,
 } from './net.mjs';
 
@@ -36,6 +37,9 @@ const POSTGRES_READY_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 5_000;
 /** initdb and psql: a helper that takes longer is stuck. */
 const HELPER_TIMEOUT_MS = 60_000;
+/** Sentinel timings: a dead master is noticed in 1 s, and a failover takes 2-3 s, not a minute. */
+const SENTINEL_DOWN_AFTER_MS = 1000;
+const SENTINEL_FAILOVER_TIMEOUT_MS = 3000;
 /** A port we probed can be taken before the server binds it; a server that exits early gets a new one. */
 const START_ATTEMPTS = 3;
 
@@ -152,6 +156,79 @@ export class TestServers {
       ready: ([port]) => redisPing(port),
     });
     return { port: ports[0], busPort: ports[1] };
+  }
+
+  /**
+   * A redis master, one replica of it and one sentinel watching them as `name` (quorum 1), ready once
+   * the replica is in sync and the sentinel knows both. `stopMaster()` kills the master outright
+   * (SIGKILL), after which the sentinel promotes the replica. `tag` tells groups apart in the run folder.
+   *
+   * @returns {Promise<{ name: string, masterPort: number, replicaPort: number, sentinelPort: number,
+   *   stopMaster: () => Promise<void> }>}
+   */
+  async startRedisSentinel(tag = 'sentinel', name = 'mymaster') {
+    const command = this.bins['redis-server'];
+    const masterDir = this.#folder(`redis-${tag}-master`);
+    const master = await this.#startServer({
+      name: `redis ${tag} master`,
+      logFile: join(this.dir, `redis-${tag}-master.log`),
+      command,
+      // Diskless sync waits 5 s by default for more replicas to join: there is only one.
+      args: ([port]) => [...redisArgs(port, masterDir), '--repl-diskless-sync-delay', '0'],
+      ready: ([port]) => redisPing(port),
+    });
+    const masterPort = master.ports[0];
+    const replicaDir = this.#folder(`redis-${tag}-replica`);
+    const replica = await this.#startServer({
+      name: `redis ${tag} replica`,
+      logFile: join(this.dir, `redis-${tag}-replica.log`),
+      command,
+      args: ([port]) => [...redisArgs(port, replicaDir), '--replicaof', '127.0.0.1', String(masterPort)],
+      ready: async ([port]) => {
+        const info = await redisInfo(port, 'replication');
+        if (!info.includes('master_link_status:up')) throw new Error(`replica ${port} not in sync yet`);
+      },
+    });
+    const sentinelDir = this.#folder(`redis-${tag}-sentinel`);
+    // Sentinel rewrites its config file (what it learns, failovers), so it must be a file of its own.
+    const confFile = join(sentinelDir, 'sentinel.conf');
+    const sentinel = await this.#startServer({
+      name: `redis ${tag} sentinel`,
+      logFile: join(this.dir, `redis-${tag}-sentinel.log`),
+      command,
+      args: ([port]) => {
+        writeFileSync(
+          confFile,
+          [
+            `port ${port}`,
+            'bind 127.0.0.1',
+            `dir ${sentinelDir}`,
+            `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+            `sentinel down-after-milliseconds ${name} ${SENTINEL_DOWN_AFTER_MS}`,
+            `sentinel failover-timeout ${name} ${SENTINEL_FAILOVER_TIMEOUT_MS}`,
+            '',
+          ].join('\n'),
+        );
+        return [confFile, '--sentinel'];
+      },
+      // e.g. master0:name=mymaster,status=ok,address=127.0.0.1:P,slaves=1,sentinels=1
+      ready: async ([port]) => {
+        const info = await redisInfo(port, 'sentinel');
+        if (!info.includes(`name=${name},status=ok,address=127.0.0.1:${masterPort},slaves=1`))
+          throw new Error(`sentinel ${port} does not know the master and its replica yet: ${info.slice(-120)}`);
+      },
+    });
+    return {
+      name,
+      masterPort,
+      replicaPort: replica.ports[0],
+      sentinelPort: sentinel.ports[0],
+      stopMaster: async () => {
+        if (master.proc.exitedAlready) return;
+        killQuietly(master.proc.child.pid, 'SIGKILL');
+        await master.proc.exited;
+      },
+    };
   }
 
   /** One memcached, TCP only. `n` tells instances apart in logs. */

@@ -18,3 +18,12 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** REDIS_SENTINELS (started by `npm test`) as ioredis takes them, and the name of the master they watch. */
+export function redisSentinels(): { sentinels: Array<{ host: string; port: number }>; name: string } {
+  const sentinels = (process.env.REDIS_SENTINELS ?? '127.0.0.1:26379').split(',').map((address) => {
+    const [host, port] = address.trim().split(':');
+    return { host: host!, port: Number(port) };
+  });
+  return { sentinels, name: process.env.REDIS_SENTINEL_NAME ?? 'mymaster' };
+}

@@ -1,0 +1,145 @@
+import type { Caches } from '../caches.js';
+import type { Cache } from '../core/cache.js';
+import { CacheBackendError } from '../core/errors.js';
+import type { TimeoutSeconds } from '../core/timeouts.js';
+import { MISS } from '../interfaces/cache-backend.interface.js';
+import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
+import { needsStampedeGuard } from '../stampede/stampede-guard.js';
+import { compileMethodKey } from './method-keys.js';
+import type {
+  CacheableOptions,
+  CacheConfigOptions,
+  CacheEvictOptions,
+  CachePutOptions,
+  MethodCacheOperation,
+} from './method-cache-options.interface.js';
+import type { MethodWrapper } from './trampoline.js';
+
+/** What a wrapper needs besides the operations: where it runs and with what. */
+export interface CachedMethodContext {
+  instance: object;
+  original: (...args: unknown[]) => unknown;
+  className: string;
+  methodName: string;
+  classDefaults: CacheConfigOptions;
+  caches: Caches;
+  random: () => number;
+}
+
+/** One operation resolved at wiring: its alias, key function and timeout. */
+interface Resolved<O> {
+  options: O;
+  cache: Cache;
+  keyOf: (args: unknown[]) => string;
+  timeout: TimeoutSeconds | undefined;
+}
+
+/**
+ * Builds the function the trampoline calls for one decorated method. Fail open: when the store
+ * fails (`CacheBackendError`, already counted and logged once per burst by `Cache`), the method's
+ * own result is returned as on a miss, and evictions and puts are skipped.
+ */
+export function buildCachedMethod(
+  operations: readonly MethodCacheOperation[],
+  context: CachedMethodContext,
+): MethodWrapper {
+  const resolve = <O extends CacheableOptions | CachePutOptions | CacheEvictOptions>(options: O): Resolved<O> => {
+    const cache = context.caches.get(options.cache ?? context.classDefaults.cache ?? 'default');
+    const makeKey = (key: string) => cache.makeKey(key);
+    const ownTimeout = 'timeout' in options ? (options.timeout as TimeoutSeconds | undefined) : undefined;
+    return {
+      options,
+      cache,
+      keyOf: compileMethodKey(options.key, context.className, context.methodName, makeKey),
+      timeout: ownTimeout !== undefined ? ownTimeout : context.classDefaults.timeout,
+    };
+  };
+  const pick = <K extends MethodCacheOperation['kind']>(kind: K) =>
+    operations
+      .filter((op): op is Extract<MethodCacheOperation, { kind: K }> => op.kind === kind)
+      .map((op) => resolve(op.options as Extract<MethodCacheOperation, { kind: K }>['options']));
+  const cacheable = pick('cacheable')[0];
+  const puts = pick('put');
+  const evictions = pick('evict');
+  const evictBefore = evictions.filter((e) => e.options.beforeInvocation);
+  const evictAfter = evictions.filter((e) => !e.options.beforeInvocation);
+
+  const { instance, original } = context;
+  const invoke =
+    cacheable === undefined ? (args: unknown[]) => original.apply(instance, args) : cacheableCall(cacheable, context);
+  if (puts.length === 0 && evictions.length === 0) return invoke;
+  return async (args) => {
+    for (const eviction of evictBefore) await evict(eviction, args);
+    const result = await invoke(args);
+    for (const put of puts) await store(put, result, args);
+    for (const eviction of evictAfter) await evict(eviction, args);
+    return result;
+  };
+}
+
+function cacheableCall(
+  { options, cache, keyOf, timeout }: Resolved<CacheableOptions>,
+  { instance, original, random }: CachedMethodContext,
+): MethodWrapper {
+  const { condition, unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
+  const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
+  // Without options, the plain getOrSet (its fastest path) is used.
+  const needsOptions = unless !== undefined || needsStampedeGuard(base);
+  const computeAndStore = async (key: string, args: unknown[]) => {
+    let ran = false;
+    let result: unknown;
+    const compute = async () => {
+      result = await original.apply(instance, args);
+      ran = true;
+      return result;
+    };
+    const getOrSetOptions = !needsOptions
+      ? undefined
+      : unless === undefined
+        ? base
+        : { ...base, unless: (value: unknown) => unless(value, args) };
+    try {
+      return await cache.getOrSet(key, compute, timeout, undefined, getOrSetOptions);
+    } catch (error) {
+      if (!(error instanceof CacheBackendError)) throw error;
+      return ran ? result : original.apply(instance, args);
+    }
+  };
+  if (needsOptions) {
+    return (args) =>
+      condition !== undefined && !condition(args) ? original.apply(instance, args) : computeAndStore(keyOf(args), args);
+  }
+  // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
+  // getOrSet, which joins or starts the one computation of the key in this process.
+  return async (args) => {
+    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
+    const key = keyOf(args);
+    let cached: unknown;
+    try {
+      cached = await cache.get(key, MISS);
+    } catch (error) {
+      if (!(error instanceof CacheBackendError)) throw error;
+      return original.apply(instance, args);
+    }
+    return cached !== MISS ? cached : computeAndStore(key, args);
+  };
+}
+
+async function store({ options, cache, keyOf, timeout }: Resolved<CachePutOptions>, result: unknown, args: unknown[]) {
+  if (options.condition !== undefined && !options.condition(args)) return;
+  if (options.unless?.(result, args)) return;
+  await failOpen(cache.set(keyOf(args), result, timeout));
+}
+
+async function evict({ options, cache, keyOf }: Resolved<CacheEvictOptions>, args: unknown[]) {
+  if (options.condition !== undefined && !options.condition(args)) return;
+  await failOpen(options.allEntries ? cache.clear() : cache.delete(keyOf(args)));
+}
+
+async function failOpen(operation: Promise<unknown>): Promise<void> {
+  try {
+    await operation;
+  } catch (error) {
+    if (!(error instanceof CacheBackendError)) throw error;
+  }
+}
