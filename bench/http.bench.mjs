@@ -203,9 +203,14 @@ async function get(port, path) {
   return response;
 }
 
-/** Fails the bench if a cached row is not a hit: a row of misses would be measured as hits. */
+/**
+ * Fails the bench if a cached row is not a hit: a row of misses would be measured as hits. One
+ * miss is forgiven, since the 60 s entry may just have expired (the bench runs longer than that).
+ */
 async function expectHit({ adapter, route, server }) {
-  const xCache = (await get(server.port, route.path)).headers.get('x-cache');
+  const answer = async () => (await get(server.port, route.path)).headers.get('x-cache');
+  let xCache = await answer();
+  if (xCache !== 'HIT') xCache = await answer();
   if (xCache !== 'HIT') {
     throw new Error(`${adapter} ${route.path} answered X-Cache: ${xCache} after warm-up; the row needs hits.`);
   }
