@@ -1,0 +1,448 @@
+// `npm run bench -- http`: page caching over real HTTP on both adapters. Each app runs in its own
+// process pinned to core 0 (bench/http-app.mjs); this process, the load generator (autocannon),
+// pins itself to core 1, so the server never shares its core with the load. Rows, all in one run:
+// node:http writing the same bytes (the ceiling), a route returning a constant 10 kB object (the
+// bare framework), the same object behind 5 ms of work uncached, @nestjs/cache-manager's
+// CacheInterceptor on it, @CachePage on it, and the per-site cache on it; then 100 concurrent
+// requests at a cold key of each page route, counting handler runs.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { formatOps, formatRatio, formatSpread, isMain, printTable } from './harness.mjs';
+
+// Not in ESLint's globals: taken from globalThis so the file lints as is.
+const { fetch } = globalThis;
+
+const ADAPTERS = ['express', 'fastify'];
+const SERVER_CORE = 0;
+const LOAD_CORE = 1;
+const CONNECTIONS = 50;
+const WARMUP_SECONDS = 1;
+const DURATION_SECONDS = 2;
+// Rows run round-robin, each round starting one row later, so a burst of outside load spoils one
+// slice of several rows rather than one whole row; each row reports its best round.
+// (autocannon records latency in whole milliseconds.)
+const ROUNDS = 5;
+const COLD_REQUESTS = 100;
+// Bursts per cached route: how many of a burst arrive before the first store varies from burst to burst.
+const COLD_BURSTS = 3;
+const TARGETS = { cachePageVsConstant: 1.3, cachePageVsInterceptor: 1.6, siteVsConstant: 1.5, coldRuns: 1 };
+
+// The unit of /proc/<pid>/stat times.
+const CLOCK_TICKS_PER_SEC = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
+
+const appScript = fileURLToPath(new URL('./http-app.mjs', import.meta.url));
+
+/** The rows of one adapter; `counter` names the handler-run counter of bench/http-app.mjs. */
+const ROUTES = [
+  { id: 'raw', label: 'node:http, same bytes (no Nest)', app: 'raw', path: '/', cached: false },
+  { id: 'constant', label: 'constant 10 kB object', app: 'routes', path: '/constant', cached: false },
+  { id: 'page', label: 'page, uncached (5 ms work)', app: 'routes', path: '/page', cached: false, counter: 'page' },
+  {
+    id: 'interceptor',
+    label: 'page, CacheInterceptor hit',
+    app: 'routes',
+    path: '/page-interceptor',
+    cached: true,
+    counter: 'pageInterceptor',
+  },
+  {
+    id: 'cachePage',
+    label: 'page, @CachePage(60) hit',
+    app: 'routes',
+    path: '/page-cached',
+    cached: true,
+    counter: 'pageCached',
+  },
+  { id: 'site', label: 'page, per-site cache hit', app: 'site', path: '/page', cached: true, counter: 'page' },
+];
+
+export async function run() {
+  const pinning = pinLoadGenerator();
+  const servers = [];
+  try {
+    servers.push(await AppProcess.start('node', 'raw', pinning.pinned));
+    for (const adapter of ADAPTERS) {
+      for (const mode of ['routes', 'site']) servers.push(await AppProcess.start(adapter, mode, pinning.pinned));
+    }
+    const rows = [];
+    const notes = [];
+    for (const server of servers) {
+      for (const route of ROUTES.filter((candidate) => candidate.app === server.mode)) {
+        const row = { adapter: server.adapter, route, server, slices: [] };
+        const skipped = await whyUnavailable(row);
+        if (skipped) notes.push(`${server.adapter} ${route.label}: skipped, ${skipped}.`);
+        else rows.push(row);
+      }
+    }
+
+    console.log(
+      `\n== http: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${DURATION_SECONDS} s per row, ` +
+        `interleaved; each row's best round shown (spread: half the interquartile range of the rounds) ==`,
+    );
+    console.log(pinning.note);
+    console.log(
+      'Every route returns the same ~10 kB JSON object; "page" routes first wait 5 ms (simulated work). ' +
+        'Cached rows are verified to answer X-Cache: HIT before and after every slice.',
+    );
+    console.log(
+      'server µs/req: CPU time (user + system) of the server process per request; it moves much less ' +
+        'than req/s when other processes share the server core. core: the share of its core the server ' +
+        'used (near 100% when it, not the load generator, is the bottleneck).',
+    );
+    for (const note of notes) console.log(note);
+
+    for (const row of rows) await warmUp(row);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let step = 0; step < rows.length; step++) {
+        const row = rows[(round + step) % rows.length];
+        row.slices.push(await load(row, DURATION_SECONDS));
+        if (row.route.cached) await expectHit(row);
+      }
+    }
+    for (let burst = 0; burst < COLD_BURSTS; burst++) {
+      for (const row of rows.filter((candidate) => candidate.route.counter)) {
+        (row.coldRuns ??= []).push(await coldStampede(row, `${Date.now()}-${burst}`));
+      }
+    }
+
+    // The node:http row belongs to no adapter: the same slices are shown in both tables.
+    for (const adapter of ADAPTERS) {
+      const shown = rows.filter((row) => row.adapter === adapter || row.adapter === 'node');
+      report(adapter, shown);
+    }
+  } finally {
+    await Promise.all(servers.map((server) => server.close()));
+  }
+}
+
+/** Pins this process (every thread: -a) to the load core; the servers are started on the other. */
+function pinLoadGenerator() {
+  if (cpus().length < 2) return { pinned: false, note: 'One core only: server and load generator share it.' };
+  const result = spawnSync('taskset', ['-a', '-p', '-c', String(LOAD_CORE), String(process.pid)], {
+    encoding: 'utf8',
+  });
+  if (result.status !== 0) {
+    const reason = result.error?.message ?? result.stderr.trim();
+    return { pinned: false, note: `Not pinned (taskset failed: ${reason}); server and load share the cores.` };
+  }
+  return {
+    pinned: true,
+    note: `Each server pinned to core ${SERVER_CORE} (taskset -c ${SERVER_CORE}); autocannon to core ${LOAD_CORE}.`,
+  };
+}
+
+/** One bench/http-app.mjs child, spoken to over IPC. */
+class AppProcess {
+  static async start(adapter, mode, pinned) {
+    const command = pinned ? 'taskset' : process.execPath;
+    const args = [appScript, adapter, mode];
+    const child = spawn(command, pinned ? ['-c', String(SERVER_CORE), process.execPath, ...args] : args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const exited = once(child, 'exit').then(([code]) => {
+      throw new Error(`The ${adapter} ${mode} app exited (code ${code}) before it was ready.`);
+    });
+    const [ready] = await Promise.race([once(child, 'message'), exited]);
+    exited.catch(() => {}); // once ready, an exit is reported by the next request failing
+    return new AppProcess(adapter, mode, child, ready);
+  }
+
+  constructor(adapter, mode, child, ready) {
+    Object.assign(this, { adapter, mode, child, port: ready.port, features: ready.features });
+  }
+
+  /**
+   * CPU time the server has used (user + system, all threads), from /proc: unlike req/s, it hardly
+   * moves when other processes take turns on the server's core. NaN where there is no /proc.
+   */
+  cpuSeconds() {
+    try {
+      // Fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+      const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+    } catch {
+      return NaN;
+    }
+  }
+
+  /** How many times each handler has run so far. */
+  async counts() {
+    this.child.send('counts');
+    const [message] = await once(this.child, 'message');
+    return message.counts;
+  }
+
+  async close() {
+    if (this.child.exitCode !== null || !this.child.connected) return;
+    this.child.send('close');
+    const timer = setTimeout(() => this.child.kill(), 5000);
+    await once(this.child, 'exit');
+    clearTimeout(timer);
+  }
+}
+
+/** Why a row cannot run against this build of the library, or undefined if it can. */
+async function whyUnavailable({ route, server }) {
+  if (route.id === 'cachePage' && !server.features.cachePage) return 'this build does not export CachePage';
+  if (route.id === 'site') {
+    const response = await get(server.port, route.path);
+    if (!response.headers.get('x-cache')) return 'no X-Cache header: this build has no per-site cache';
+  }
+  return undefined;
+}
+
+async function get(port, path) {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
+  await response.arrayBuffer();
+  if (response.status !== 200) throw new Error(`GET ${path} answered ${response.status}.`);
+  return response;
+}
+
+/**
+ * Fails the bench if a cached row is not a hit: a row of misses would be measured as hits. One
+ * miss is forgiven, since the 60 s entry may just have expired (the bench runs longer than that).
+ */
+async function expectHit({ adapter, route, server }) {
+  const answer = async () => (await get(server.port, route.path)).headers.get('x-cache');
+  let xCache = await answer();
+  if (xCache !== 'HIT') xCache = await answer();
+  if (xCache !== 'HIT') {
+    throw new Error(`${adapter} ${route.path} answered X-Cache: ${xCache} after warm-up; the row needs hits.`);
+  }
+}
+
+async function warmUp(row) {
+  await get(row.server.port, row.route.path); // a miss, which fills the cache on cached routes
+  if (row.route.cached) await expectHit(row);
+  await load(row, WARMUP_SECONDS);
+}
+
+/** autocannon against the row's route; throws on any error or non-2xx answer. */
+async function load({ adapter, route, server }, seconds) {
+  const cpuBefore = server.cpuSeconds();
+  const result = await autocannon({
+    url: `http://127.0.0.1:${server.port}${route.path}`,
+    connections: CONNECTIONS,
+    duration: seconds,
+  });
+  if (result.errors > 0 || result.timeouts > 0 || result.non2xx > 0) {
+    throw new Error(
+      `${adapter} ${route.path}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx answers.`,
+    );
+  }
+  const cpuSeconds = server.cpuSeconds() - cpuBefore;
+  return {
+    requestsPerSec: result.requests.total / result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    cpuMicrosPerRequest: (cpuSeconds * 1e6) / result.requests.total,
+    coreShare: cpuSeconds / result.duration,
+  };
+}
+
+/**
+ * Opens COLD_REQUESTS connections and has the server accept them all (one request each to a route
+ * that does not exist), then writes the same request for a key never seen before on all of them at
+ * once; returns how many times the handler ran to answer them.
+ */
+async function coldStampede({ route, server }, coldKey) {
+  const sockets = await Promise.all(
+    Array.from({ length: COLD_REQUESTS }, async () => {
+      const socket = connect(server.port, '127.0.0.1');
+      await once(socket, 'connect');
+      return socket;
+    }),
+  );
+  try {
+    const readers = sockets.map(responseReader);
+    const request = (path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${server.port}\r\n\r\n`;
+    for (const socket of sockets) socket.write(request('/no-such-route'));
+    await Promise.all(readers.map((read) => read()));
+
+    const path = `${route.path}?cold=${coldKey}`;
+    const before = (await server.counts())[route.counter];
+    const responses = readers.map((read) => read());
+    for (const socket of sockets) socket.write(request(path));
+    for (const head of await Promise.all(responses)) {
+      if (!head.startsWith('HTTP/1.1 200')) throw new Error(`Cold GET ${path} answered ${head.split('\r\n')[0]}.`);
+    }
+    return (await server.counts())[route.counter] - before;
+  } finally {
+    for (const socket of sockets) socket.destroy();
+  }
+}
+
+/**
+ * Reads HTTP/1.1 responses off a raw socket, one per call of the returned function, which resolves
+ * to the status line and headers once the whole body is in (Content-Length or chunked).
+ */
+function responseReader(socket) {
+  let buffered = Buffer.alloc(0);
+  let waiting;
+  const settle = () => {
+    const headEnd = buffered.indexOf('\r\n\r\n');
+    if (!waiting || headEnd < 0) return;
+    const head = buffered.subarray(0, headEnd).toString('latin1');
+    const end = responseEnd(head, headEnd + 4, buffered);
+    if (end === undefined) return waiting.reject(new Error(`A response without a length: ${head}`));
+    if (end < 0 || buffered.length < end) return; // more to come
+    buffered = buffered.subarray(end);
+    const { resolve } = waiting;
+    waiting = undefined;
+    resolve(head);
+  };
+  socket.on('data', (chunk) => {
+    buffered = Buffer.concat([buffered, chunk]);
+    settle();
+  });
+  socket.on('error', (error) => waiting?.reject(error));
+  return () =>
+    new Promise((resolve, reject) => {
+      waiting = { resolve, reject };
+      settle();
+    });
+}
+
+/** Where the response whose body starts at bodyStart ends: -1 if not known yet, undefined if it cannot be told. */
+function responseEnd(head, bodyStart, buffered) {
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
+  if (length !== undefined) return bodyStart + Number(length);
+  if (!/\r\ntransfer-encoding: *chunked/i.test(head)) return undefined;
+  const LAST_CHUNK = '0\r\n\r\n';
+  const at = buffered.indexOf(`\r\n${LAST_CHUNK}`, bodyStart - 2);
+  return at < 0 ? -1 : at + 2 + LAST_CHUNK.length;
+}
+
+function quantile(values, q) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const position = (sorted.length - 1) * q;
+  const below = Math.floor(position);
+  const above = Math.min(below + 1, sorted.length - 1);
+  return sorted[below] + (sorted[above] - sorted[below]) * (position - below);
+}
+
+/**
+ * A row's best round: on a shared machine, other work only ever takes CPU from the server or the
+ * load generator, so the fastest round is the least disturbed one. Every column comes from that
+ * round, so each line describes one real slice; spread shows how much the rounds disagreed.
+ */
+function summarize(row) {
+  const rates = row.slices.map((slice) => slice.requestsPerSec);
+  const best = row.slices.reduce((a, b) => (b.requestsPerSec > a.requestsPerSec ? b : a));
+  const median = quantile(rates, 0.5);
+  return { ...best, spread: (quantile(rates, 0.75) - quantile(rates, 0.25)) / 2 / median };
+}
+
+/** The targets of the issue, for the rows this run measured; pass or fail is decided on req/s. */
+function targetChecks(stats) {
+  const constant = stats.get('constant');
+  const interceptor = stats.get('interceptor');
+  const checks = [];
+  const cachePage = stats.get('cachePage');
+  if (cachePage) {
+    checks.push(
+      ratioCheck('cachePage', '@CachePage hit vs constant', cachePage, constant, TARGETS.cachePageVsConstant),
+      ratioCheck(
+        'cachePage',
+        '@CachePage hit vs CacheInterceptor hit',
+        cachePage,
+        interceptor,
+        TARGETS.cachePageVsInterceptor,
+      ),
+      coldCheck('cachePage', '@CachePage', cachePage.coldRuns),
+    );
+  }
+  const site = stats.get('site');
+  if (site) {
+    checks.push(
+      ratioCheck('site', 'per-site hit vs constant', site, constant, TARGETS.siteVsConstant),
+      coldCheck('site', 'per-site cache', site.coldRuns),
+    );
+  }
+  return checks;
+}
+
+/** The same ratio by server CPU per request follows, as a reading less moved by other load. */
+function ratioCheck(id, label, row, base, target) {
+  const ratio = row.requestsPerSec / base.requestsPerSec;
+  const byCpu = base.cpuMicrosPerRequest / row.cpuMicrosPerRequest;
+  return {
+    id,
+    label: `${label} >= ${target}x`,
+    value: formatRatio(ratio),
+    met: ratio >= target,
+    note: Number.isNaN(byCpu) ? '' : `  (by server CPU per request: ${formatRatio(byCpu)})`,
+  };
+}
+
+const coldCheck = (id, label, runs) => ({
+  id,
+  label: `${label}: ${COLD_REQUESTS} concurrent cold requests run the handler once`,
+  value: `${formatRuns(runs)} run${Math.max(...runs) === 1 ? '' : 's'}`,
+  met: Math.max(...runs) <= TARGETS.coldRuns,
+});
+
+/** Handler runs over the bursts: one number when every burst ran it as often, else the range. */
+function formatRuns(runs) {
+  const [least, most] = [Math.min(...runs), Math.max(...runs)];
+  return least === most ? String(least) : `${least}-${most}`;
+}
+
+function report(adapter, rows) {
+  const stats = new Map(rows.map((row) => [row.route.id, { ...summarize(row), coldRuns: row.coldRuns }]));
+  const constant = stats.get('constant').requestsPerSec;
+  const interceptor = stats.get('interceptor').requestsPerSec;
+  const checks = targetChecks(stats);
+  const tableRows = ROUTES.filter((route) => stats.has(route.id)).map((route) => {
+    const { requestsPerSec, spread, p50, p99, cpuMicrosPerRequest, coreShare, coldRuns } = stats.get(route.id);
+    const own = checks.filter((check) => check.id === route.id);
+    return [
+      route.label,
+      formatOps(requestsPerSec),
+      formatSpread(spread),
+      p50,
+      p99,
+      Number.isNaN(cpuMicrosPerRequest) ? '-' : cpuMicrosPerRequest.toFixed(0),
+      Number.isNaN(coreShare) ? '-' : `${Math.round(coreShare * 100)}%`,
+      formatRatio(requestsPerSec / constant),
+      formatRatio(requestsPerSec / interceptor),
+      coldRuns ? formatRuns(coldRuns) : '-',
+      own.length === 0 ? '-' : own.every((check) => check.met) ? 'yes' : 'no',
+    ];
+  });
+  printTable(
+    `${adapter} (@nestjs/platform-${adapter})`,
+    [
+      'route',
+      'req/s',
+      'spread',
+      'p50 ms',
+      'p99 ms',
+      'server µs/req',
+      'core',
+      'vs constant',
+      'vs CacheInterceptor',
+      'cold runs',
+      'target met',
+    ],
+    tableRows,
+  );
+  console.log(
+    `cold runs: handler runs for ${COLD_REQUESTS} concurrent requests at a key never requested before ` +
+      `(${COLD_BURSTS} bursts; a range when they differ).`,
+  );
+  if (checks.length === 0) return;
+  console.log(`Targets (${adapter}):`);
+  const width = Math.max(...checks.map((check) => check.label.length));
+  for (const check of checks) {
+    const verdict = check.met ? 'PASS' : 'FAIL';
+    console.log(`  ${check.label.padEnd(width)}  ${check.value.padStart(11)}  ${verdict}${check.note ?? ''}`);
+  }
+}
+
+if (isMain(import.meta.url)) await run();
