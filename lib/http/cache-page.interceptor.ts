@@ -1,4 +1,5 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { GUARDS_METADATA, INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { of, tap, type Observable } from 'rxjs';
 import type { Cache } from '../core/cache.js';
@@ -9,7 +10,7 @@ import {
   NEVER_CACHE_METADATA,
   VARY_ON_METADATA,
 } from './http-cache.constants.js';
-import { PageCache, type PageRule } from './page-cache.js';
+import { PageCache, serverTiming, type CacheStatus, type PageRule } from './page-cache.js';
 import type { PageRequest } from './page-keys.js';
 import {
   addNeverCacheHeaders,
@@ -18,7 +19,7 @@ import {
   type CacheControlDirectives,
   type HeaderAccess,
 } from './response-headers.js';
-import { matchesIfNoneMatch, mayServe, type RequestCredentials, type StoredPage } from './stored-page.js';
+import { isStale, mayServe, type RequestCredentials } from './stored-page.js';
 
 /** What the cache decorators on a route (and its controller) ask for, read once per route. */
 interface RoutePlan {
@@ -26,20 +27,9 @@ interface RoutePlan {
   neverCache: boolean;
   cacheControl: CacheControlDirectives | undefined;
   vary: string[];
+  /** Nothing but the page cache stands between the router and the handler: hits may skip the pipeline. */
+  answersBeforeRouting: boolean;
 }
-
-type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
-
-// What a 304 repeats of the stored response (RFC 9110 §15.4.5, as Django's ConditionalGetMiddleware).
-const NOT_MODIFIED_HEADERS = new Set([
-  'cache-control',
-  'content-location',
-  'date',
-  'etag',
-  'expires',
-  'last-modified',
-  'vary',
-]);
 
 /**
  * The page cache and Django's header decorators on a route: put there by `@CachePage`,
@@ -110,7 +100,8 @@ export class CachePageInterceptor implements NestInterceptor {
       const computing = this.pageCache.computingNow(flight);
       if (computing !== undefined && page !== undefined) {
         // Another request is recomputing this page: the old one answers meanwhile.
-        this.answer(adapter, response, page, described, started, 'STALE');
+        this.pageCache.answer(adapter, response, page, described, started, 'STALE');
+        this.pageCache.markAnswered(response);
         return of(undefined);
       }
       if (computing !== undefined) {
@@ -124,36 +115,13 @@ export class CachePageInterceptor implements NestInterceptor {
       }
     }
     if (page !== undefined) {
-      this.answer(adapter, response, page, described, started, 'HIT');
+      this.pageCache.answer(adapter, response, page, described, started, 'HIT');
+      this.pageCache.markAnswered(response);
       return of(undefined);
     }
     this.capture(adapter, cache, rule, request, response, described, credentials, started, flight);
+    if (plan.answersBeforeRouting) this.pageCache.learnRoute(described, rule);
     return run();
-  }
-
-  /** Writes a stored page: a 304 when the client holds it already. */
-  private answer(
-    adapter: PageAdapter,
-    response: object,
-    page: StoredPage,
-    request: PageRequest,
-    started: number,
-    status: 'HIT' | 'STALE',
-  ): void {
-    const extra: Array<[string, string]> = [
-      [this.pageCache.statusHeader, status],
-      ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
-      ['server-timing', serverTiming(status, performance.now() - started)],
-    ];
-    if (matchesIfNoneMatch(request.header('if-none-match'), page.etag)) {
-      const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
-      adapter.send(response, 304, [...kept, ...extra], undefined);
-    } else {
-      extra.push(['content-length', String(page.contentLength)]);
-      // The platform drops the body of a HEAD response itself.
-      adapter.send(response, page.status, [...page.headers, ...extra], page.body);
-    }
-    this.pageCache.markAnswered(response);
   }
 
   /** Stores the response the handler is about to send, if the rules allow; marks it MISS or BYPASS. */
@@ -188,6 +156,10 @@ export class CachePageInterceptor implements NestInterceptor {
     headers.set('server-timing', existing ? `${existing}, ${timing}` : timing);
   }
 
+  private onlyPageCacheRuns(controller: object, handler: object): boolean {
+    return onlyPageCacheRunsOn([controller, handler], this.pageCache.globalEnhancers());
+  }
+
   private planOf(context: ExecutionContext): RoutePlan | null {
     const controller = context.getClass();
     const handler = context.getHandler();
@@ -215,8 +187,28 @@ export class CachePageInterceptor implements NestInterceptor {
       .flatMap((names) => names ?? [])
       .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
     if (page === undefined && !neverCache && cacheControl === undefined && vary.length === 0) return null;
-    return { page, neverCache, cacheControl, vary };
+    const answersBeforeRouting =
+      page !== undefined && page.dependsOn === undefined && this.onlyPageCacheRuns(controller, handler);
+    return { page, neverCache, cacheControl, vary, answersBeforeRouting };
   }
+}
+
+/**
+ * Whether a route has no guard and no interceptor but the page cache's, its controller's and the
+ * app's included: then a hit answered before Nest's router skips nothing that would have run.
+ * `undefined` global settings (not readable) count as "something else runs".
+ */
+function onlyPageCacheRunsOn(
+  targets: object[],
+  global: { guards: unknown[]; interceptors: unknown[] } | undefined,
+): boolean {
+  if (global === undefined || global.guards.length > 0) return false;
+  if (!global.interceptors.every((interceptor) => interceptor instanceof CachePageInterceptor)) return false;
+  return targets.every((target) => {
+    const guards = (Reflect.getMetadata(GUARDS_METADATA, target) as unknown[] | undefined) ?? [];
+    const interceptors = (Reflect.getMetadata(INTERCEPTORS_METADATA, target) as unknown[] | undefined) ?? [];
+    return guards.length === 0 && interceptors.every((interceptor) => interceptor === CachePageInterceptor);
+  });
 }
 
 /** Django's header decorators, applied to what the handler returned, before it is sent. */
@@ -224,12 +216,4 @@ function applyHeaderDecorators(plan: RoutePlan, headers: HeaderAccess): void {
   if (plan.cacheControl) patchCacheControl(headers, plan.cacheControl);
   if (plan.vary.length > 0) patchVaryHeaders(headers, plan.vary);
   if (plan.neverCache) addNeverCacheHeaders(headers);
-}
-
-function isStale(page: StoredPage): boolean {
-  return page.freshUntil !== null && Date.now() > page.freshUntil;
-}
-
-function serverTiming(status: CacheStatus, lookupMs: number): string {
-  return `cache;desc="${status}";dur=${lookupMs.toFixed(2)}`;
 }

@@ -1,18 +1,21 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
+import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Dependency } from '../invalidation/dependencies.js';
 import { versionedKeyPart } from '../invalidation/generations.js';
 import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
-import { ExpressPageAdapter } from './adapters/express.page-adapter.js';
+import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-adapter.js';
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { CACHE_HTTP_OPTIONS } from './http-cache.constants.js';
 import { headerKeyOf, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {
+  isStale,
+  matchesIfNoneMatch,
+  mayServe,
   refusalOf,
   storeTimeoutOf,
   toStoredPage,
@@ -22,6 +25,21 @@ import {
 } from './stored-page.js';
 
 const REPLYING_METHODS = ['reply', 'render'] as const;
+// Routes whose hits may be answered before Nest's router; a bound on memory, not a tuning knob.
+const EARLY_ROUTES_LIMIT = 10_000;
+
+export type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
+
+// What a 304 repeats of the stored response (RFC 9110 §15.4.5, as Django's ConditionalGetMiddleware).
+const NOT_MODIFIED_HEADERS = new Set([
+  'cache-control',
+  'content-location',
+  'date',
+  'etag',
+  'expires',
+  'last-modified',
+  'vary',
+]);
 const PATCHED = Symbol('nestjs-caches:answers-from-cache');
 
 type HttpAdapterLike = Record<(typeof REPLYING_METHODS)[number], (response: unknown, ...rest: unknown[]) => unknown> & {
@@ -57,6 +75,8 @@ export class PageCache implements OnModuleInit {
   private readonly claimed = new WeakSet<object>();
   /** Responses written from the cache, which Nest must then not write again. */
   private answered = new WeakSet<object>();
+  /** URLs whose route runs nothing but the page cache, with its rule: their hits skip the pipeline. */
+  private readonly earlyRoutes = new Map<string, PageRule>();
   /** Misses being computed, by URL and method; each entry goes when its response is over. */
   private readonly computing = new Map<string, Promise<void>>();
 
@@ -64,6 +84,8 @@ export class PageCache implements OnModuleInit {
     readonly caches: Caches,
     @Inject(CACHE_HTTP_OPTIONS) readonly options: CacheModuleOptions,
     private readonly adapterHost: HttpAdapterHost,
+    private readonly moduleRef: ModuleRef,
+    private readonly modulesContainer: ModulesContainer,
   ) {
     this.statusHeader = options.statusHeader ?? 'X-Cache';
     if (options.site !== undefined) caches.get(options.site.cache ?? 'default'); // names the aliases if absent
@@ -76,7 +98,8 @@ export class PageCache implements OnModuleInit {
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
-        : new ExpressPageAdapter();
+        : new ExpressPageAdapter(http.getInstance() as ExpressApp, this.routeHandlerNames());
+    this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
     if (http[PATCHED] !== undefined) {
       this.answered = http[PATCHED];
       return;
@@ -88,6 +111,20 @@ export class PageCache implements OnModuleInit {
         answered.has(response as object) ? undefined : original(response, ...rest);
     }
     http[PATCHED] = answered;
+  }
+
+  /** The names Nest gives its route handlers: `Controller.method` for each controller method. */
+  private routeHandlerNames(): Set<string> {
+    const names = new Set<string>();
+    for (const module of this.modulesContainer.values()) {
+      for (const wrapper of module.controllers.values()) {
+        const prototype = (wrapper.metatype as { prototype?: object } | null)?.prototype;
+        for (let level = prototype; level && level !== Object.prototype; level = Object.getPrototypeOf(level)) {
+          for (const method of Object.getOwnPropertyNames(level)) names.add(`${wrapper.name}.${method}`);
+        }
+      }
+    }
+    return names;
   }
 
   get adapter(): PageAdapter | undefined {
@@ -103,6 +140,79 @@ export class PageCache implements OnModuleInit {
 
   markAnswered(response: object): void {
     this.answered.add(response);
+  }
+
+  /**
+   * The app's global guards and interceptors (`app.useGlobal…()` and `APP_GUARD`/`APP_INTERCEPTOR`),
+   * read from Nest's container; `undefined` if this Nest version keeps them elsewhere.
+   */
+  globalEnhancers(): { guards: unknown[]; interceptors: unknown[] } | undefined {
+    const config = (this.moduleRef as unknown as { container?: { applicationConfig?: GlobalEnhancers } }).container
+      ?.applicationConfig;
+    if (typeof config?.getGlobalGuards !== 'function' || typeof config.getGlobalInterceptors !== 'function') {
+      return undefined;
+    }
+    return {
+      guards: [...config.getGlobalGuards(), ...(config.getGlobalRequestGuards?.() ?? [])],
+      interceptors: [
+        ...config.getGlobalInterceptors(),
+        ...(config.getGlobalRequestInterceptors?.() ?? []).map((wrapper) => wrapper.instance),
+      ],
+    };
+  }
+
+  /** Remembers that this URL's hits may be answered before routing, under this rule. */
+  learnRoute(request: PageRequest, rule: PageRule): void {
+    if (this.earlyRoutes.has(request.url)) return;
+    if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
+    this.earlyRoutes.set(request.url, rule);
+  }
+
+  /**
+   * Answers a fresh hit of a learned URL before Nest's router: the route runs nothing else (no
+   * guard, no other interceptor), so skipping the pipeline changes nothing but the cost. Anything
+   * else (a miss, a stale page, a page not for this requester) goes down the pipeline as usual.
+   */
+  private async answerEarly(request: unknown, response: unknown): Promise<boolean> {
+    const adapter = this.platform!;
+    const described = adapter.describe(request);
+    if (described.method !== 'GET' && described.method !== 'HEAD') return false;
+    const rule = this.earlyRoutes.get(described.url);
+    if (rule === undefined) return false;
+    const started = performance.now();
+    const page = await this.lookup(this.caches.get(rule.cache), rule, described);
+    if (page === undefined || isStale(page)) return false;
+    const credentials = {
+      authorization: described.header('authorization') !== undefined,
+      cookie: described.header('cookie') !== undefined,
+    };
+    if (!mayServe(page, credentials)) return false;
+    this.answer(adapter, response as object, page, described, started, 'HIT');
+    return true;
+  }
+
+  /** Writes a stored page: a 304 when the client holds it already. */
+  answer(
+    adapter: PageAdapter,
+    response: object,
+    page: StoredPage,
+    request: PageRequest,
+    started: number,
+    status: 'HIT' | 'STALE',
+  ): void {
+    const extra: Array<[string, string]> = [
+      [this.statusHeader, status],
+      ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
+      ['server-timing', serverTiming(status, performance.now() - started)],
+    ];
+    if (matchesIfNoneMatch(request.header('if-none-match'), page.etag)) {
+      const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
+      adapter.send(response, 304, [...kept, ...extra], undefined);
+    } else {
+      extra.push(['content-length', String(page.contentLength)]);
+      // The platform drops the body of a HEAD response itself.
+      adapter.send(response, page.status, [...page.headers, ...extra], page.body);
+    }
   }
 
   /**
@@ -195,4 +305,16 @@ async function quietSet(cache: Cache, key: string, value: unknown, timeout: Time
   } catch {
     // see quietGet
   }
+}
+
+export function serverTiming(status: CacheStatus, lookupMs: number): string {
+  return `cache;desc="${status}";dur=${lookupMs.toFixed(2)}`;
+}
+
+/** The parts of Nest's `ApplicationConfig` read here. */
+interface GlobalEnhancers {
+  getGlobalGuards(): unknown[];
+  getGlobalInterceptors(): unknown[];
+  getGlobalRequestGuards?(): unknown[];
+  getGlobalRequestInterceptors?(): Array<{ instance: unknown }>;
 }

@@ -136,6 +136,10 @@ export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds
   };
 }
 
+export function isStale(page: StoredPage): boolean {
+  return page.freshUntil !== null && Date.now() > page.freshUntil;
+}
+
 /** RFC 9110 §13.1.2: `If-None-Match` compares weakly and `*` matches any current representation. */
 export function matchesIfNoneMatch(ifNoneMatch: string | undefined, etag: string | undefined): boolean {
   if (ifNoneMatch === undefined || etag === undefined) return false;

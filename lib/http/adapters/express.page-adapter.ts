@@ -11,9 +11,40 @@ interface ExpressRequest extends IncomingMessage {
 }
 
 type End = ServerResponse['end'];
+type Middleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
+
+/** The parts of an Express 5 application used here. */
+export interface ExpressApp {
+  use(middleware: Middleware): unknown;
+  router: { stack: Array<{ route?: { stack: Array<{ handle: { name: string } }> } }> };
+}
 
 /** Express: responses are Node's `ServerResponse`; a body leaves through `end()`. */
 export class ExpressPageAdapter implements PageAdapter {
+  /** @param routeHandlerNames what Nest names its route handlers (`Controller.method`) */
+  constructor(
+    private readonly app: ExpressApp,
+    private readonly routeHandlerNames: ReadonlySet<string>,
+  ) {}
+
+  /**
+   * A middleware placed right before the first of Nest's route handlers: after every middleware
+   * (the app's and the modules', which Nest mounts before its routes, some as routes of their
+   * own), since Express runs its stack in order. If none is found it stays last, where it never
+   * answers anything.
+   */
+  answerBeforeRouting(answer: (request: unknown, response: unknown) => Promise<boolean>): void {
+    this.app.use((request, response, next) => {
+      answer(request, response).then((answered) => answered || next(), next);
+    });
+    const stack = this.app.router.stack;
+    const layer = stack.pop()!;
+    const firstHandler = stack.findIndex((candidate) =>
+      candidate.route?.stack.some((step) => this.routeHandlerNames.has(step.handle.name)),
+    );
+    stack.splice(firstHandler === -1 ? stack.length : firstHandler, 0, layer);
+  }
+
   describe(request: ExpressRequest): PageRequest {
     return {
       method: request.method!,

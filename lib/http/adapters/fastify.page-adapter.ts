@@ -33,8 +33,11 @@ type OnSend = (
   done: (error: Error | null, payload: unknown) => void,
 ) => void;
 
+type OnRequest = (request: FastifyRequest, reply: FastifyReply, done: (error?: Error) => void) => void;
+
 export interface FastifyInstance {
   addHook(name: 'onSend', hook: OnSend): unknown;
+  addHook(name: 'onRequest', hook: OnRequest): unknown;
 }
 
 /**
@@ -45,7 +48,7 @@ export class FastifyPageAdapter implements PageAdapter {
   /** Requests whose response is awaited, until it is sent; entries go with their request. */
   private readonly finishers = new WeakMap<FastifyRequest, Finish>();
 
-  constructor(instance: FastifyInstance) {
+  constructor(private readonly instance: FastifyInstance) {
     instance.addHook('onSend', (request, reply, payload, done) => {
       const finish = this.finishers.get(request);
       if (finish !== undefined) {
@@ -53,6 +56,17 @@ export class FastifyPageAdapter implements PageAdapter {
         finish(capturedFastify(reply, payloadBytes(payload)));
       }
       done(null, payload);
+    });
+  }
+
+  /**
+   * An `onRequest` hook: Fastify has routed the request, and hooks run in the order they were
+   * added, so this one comes after Nest's middleware (which Nest adds when the app starts).
+   */
+  answerBeforeRouting(answer: (request: unknown, reply: unknown) => Promise<boolean>): void {
+    this.instance.addHook('onRequest', (request, reply, done) => {
+      // An answered request stops here: its reply is sent, and `done` is not called.
+      answer(request, reply).then((answered) => answered || done(), done);
     });
   }
 

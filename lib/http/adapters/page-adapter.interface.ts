@@ -18,6 +18,11 @@ export interface PageAdapter {
    * still change; not at all if the response is abandoned.
    */
   capture(request: unknown, response: unknown, finish: (response: CapturedResponse) => void): void;
+  /**
+   * Runs `answer` on each request once it is routed, after every middleware and before Nest's
+   * pipeline (guards, interceptors); a request it answers (resolves `true`) goes no further.
+   */
+  answerBeforeRouting(answer: (request: unknown, response: unknown) => Promise<boolean>): void;
   /** Calls `callback` when the exchange is over, answered or abandoned. */
   onClose(response: unknown, callback: () => void): void;
 }

@@ -13,12 +13,14 @@ export type AdapterName = (typeof ADAPTERS)[number];
 export async function startApp(
   adapter: AdapterName,
   module: Type<unknown> | DynamicModule,
+  configure: (app: INestApplication) => void = () => {},
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app =
     adapter === 'fastify'
       ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
       : moduleRef.createNestApplication({ logger: false });
+  configure(app);
   await app.listen(0, '127.0.0.1');
   return { app, url: await app.getUrl() };
 }
