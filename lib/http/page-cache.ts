@@ -76,7 +76,7 @@ export class PageCache implements OnModuleInit {
   /** Responses written from the cache, which Nest must then not write again. */
   private answered = new WeakSet<object>();
   /** URLs whose route runs nothing but the page cache, with its rule: their hits skip the pipeline. */
-  private readonly earlyRoutes = new Map<string, PageRule>();
+  private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string }>();
   /** Misses being computed, by URL and method; each entry goes when its response is over. */
   private readonly computing = new Map<string, Promise<void>>();
 
@@ -165,7 +165,7 @@ export class PageCache implements OnModuleInit {
   learnRoute(request: PageRequest, rule: PageRule): void {
     if (this.earlyRoutes.has(request.url)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
-    this.earlyRoutes.set(request.url, rule);
+    this.earlyRoutes.set(request.url, { rule, urlHash: urlHashOf(request) });
   }
 
   /**
@@ -177,10 +177,10 @@ export class PageCache implements OnModuleInit {
     const adapter = this.platform!;
     const described = adapter.describe(request);
     if (described.method !== 'GET' && described.method !== 'HEAD') return false;
-    const rule = this.earlyRoutes.get(described.url);
-    if (rule === undefined) return false;
+    const route = this.earlyRoutes.get(described.url);
+    if (route === undefined) return false;
     const started = performance.now();
-    const page = await this.lookup(this.caches.get(rule.cache), rule, described);
+    const page = await this.lookup(this.caches.get(route.rule.cache), route.rule, described, route.urlHash);
     if (page === undefined || isStale(page)) return false;
     const credentials = {
       authorization: described.header('authorization') !== undefined,
@@ -234,8 +234,12 @@ export class PageCache implements OnModuleInit {
    * The stored page for this request, if any (Django's `FetchFromCacheMiddleware`): the URL's
    * learned `Vary` names the headers of the key; a HEAD may be answered by a stored GET.
    */
-  async lookup(cache: Cache, rule: PageRule, request: PageRequest): Promise<StoredPage | undefined> {
-    const urlHash = urlHashOf(request);
+  async lookup(
+    cache: Cache,
+    rule: PageRule,
+    request: PageRequest,
+    urlHash = urlHashOf(request),
+  ): Promise<StoredPage | undefined> {
     const varyOn = await quietGet<string[]>(cache, headerKeyOf(rule.keyPrefix, urlHash));
     if (varyOn === undefined) return undefined;
     const methods = request.method === 'HEAD' ? ['GET', 'HEAD'] : [request.method];

@@ -14,6 +14,7 @@ export interface PageRequest {
 }
 
 const md5 = (text: string) => hash('md5', text, 'hex');
+const NO_VARY = md5('');
 
 /** Where the list of request headers the URL's response varies on is kept. */
 export function headerKeyOf(keyPrefix: string, urlHash: string): string {
@@ -32,6 +33,7 @@ export function pageKeyOf(
   request: PageRequest,
   varyOn: readonly string[],
 ): string {
+  if (varyOn.length === 0) return `views.decorators.cache.cache_page.${keyPrefix}.${method}.${urlHash}.${NO_VARY}`;
   // Each value is named and framed, so that two header lists can never hash alike.
   let context = '';
   for (const name of varyOn) context += `${name}:${request.header(name) ?? ''}\n`;
