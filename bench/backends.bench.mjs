@@ -1,8 +1,9 @@
 // `npm run bench -- backends`: redis, tiered, memcached and database through the public API,
 // each against its raw client doing the same commands in the same run. Servers come from
 // REDIS_URL / MEMCACHED_SERVERS / POSTGRES_URL, or are started here, as the tests start them.
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBinaries } from '../test/setup/binaries.mjs';
 import { POSTGRES_DATABASE, TestServers } from '../test/setup/servers.mjs';
@@ -23,6 +24,7 @@ export async function run() {
       .map((port) => `127.0.0.1:${port}`)
       .join(',');
     env.POSTGRES_URL ??= `postgres://postgres@127.0.0.1:${await servers.startPostgres()}/${POSTGRES_DATABASE}`;
+    console.log(pinApart(servers.pidFile));
     await runRedisBenches();
     await runMemcachedBench();
     await runDatabaseBench();
@@ -30,6 +32,27 @@ export async function run() {
     await servers?.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The servers this bench started on core 0, this process on core 1: client and server then stop
+ * taking turns on one core, which made the client's share, and so the ratios, swing from run to
+ * run. Both sides of every ratio run under the same pinning.
+ */
+function pinApart(pidFile) {
+  if (cpus().length < 2) return 'One core only: servers and bench share it.';
+  const pids = existsSync(pidFile)
+    ? readFileSync(pidFile, 'utf8')
+        .split('\n')
+        .map((line) => line.split(' ')[1])
+        .filter(Boolean)
+    : [];
+  const pin = (core, pid) =>
+    spawnSync('taskset', ['-a', '-p', '-c', String(core), pid], { stdio: 'ignore' }).status === 0;
+  const pinned = pin(1, String(process.pid)) && pids.every((pid) => pin(0, pid));
+  return pinned
+    ? `Servers this bench started pinned to core 0 (taskset), the bench to core 1.`
+    : 'Not pinned (taskset failed): servers and bench share the cores.';
 }
 
 if (isMain(import.meta.url)) await run();

@@ -201,7 +201,7 @@ export class Cache {
 
   /** The keys found, with their values; missing keys are left out. */
   async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
-    const userKeys = [...keys];
+    const userKeys = [...keys]; // a copy: the caller may change its array while we wait
     const madeKeys = userKeys.map((key) => this.validKey(key, version));
     const found = new Map<string, T>();
     try {
