@@ -4,6 +4,7 @@ import { Reflector } from '@nestjs/core';
 import { of, tap, type Observable } from 'rxjs';
 import type { Cache } from '../core/cache.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
+import { hostIsAllowed } from './allowed-hosts.js';
 import {
   CACHE_CONTROL_METADATA,
   CACHE_PAGE_METADATA,
@@ -77,7 +78,10 @@ export class CachePageInterceptor implements NestInterceptor {
     if (rule === undefined) return run();
     const started = performance.now();
     const described = adapter.describe(request);
-    if (described.method !== 'GET' && described.method !== 'HEAD') {
+    if (
+      (described.method !== 'GET' && described.method !== 'HEAD') ||
+      !hostIsAllowed(described.header('host'), this.pageCache.options.allowedHosts)
+    ) {
       this.mark(headers, 'BYPASS', performance.now() - started);
       return run();
     }

@@ -3,7 +3,7 @@ import type { CacheModuleOptions } from '../interfaces/http-cache-options.interf
 
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
 // `invalidation` is checked by resolveInvalidationOptions.
-const OPTION_FIELDS = ['site', 'statusHeader', 'invalidation'];
+const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation'];
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -15,6 +15,14 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
   if (statusHeader !== undefined && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) {
     throw new CacheConfigError(
       `statusHeader must be an HTTP header name such as 'X-Cache'; got ${String(statusHeader)}.`,
+    );
+  }
+  if (
+    given.allowedHosts !== undefined &&
+    !(Array.isArray(given.allowedHosts) && given.allowedHosts.every((host) => typeof host === 'string' && host !== ''))
+  ) {
+    throw new CacheConfigError(
+      `allowedHosts must be a list of host names such as ['example.com', '.example.com']; got ${String(given.allowedHosts)}.`,
     );
   }
   if (site !== undefined) {

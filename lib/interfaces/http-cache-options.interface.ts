@@ -24,6 +24,11 @@ export interface CacheModuleOptions {
   /** The response header that tells HIT, MISS or BYPASS (`X-Cache`). */
   statusHeader?: string;
   /**
+   * Hosts whose pages may be cached, as Django's `ALLOWED_HOSTS`: `'example.com'`, `'.example.com'`
+   * (and its subdomains), `'*'`. Without it any well-formed `Host` is; a malformed one never is.
+   */
+  allowedHosts?: string[];
+  /**
    * The TypeORM subscriber that invalidates `dependsOn` entries when rows change: on the default
    * DataSource unless told otherwise; `false` turns it off.
    */
