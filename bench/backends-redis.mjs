@@ -111,7 +111,9 @@ export async function runRedisBench(url) {
         },
       },
     ].map((task) => ({ ...task, opsPerCall: KEY_COUNT }));
-    const results = new Map((await measure(tasks, { rounds: 21, sliceMs: 100, warmupMs: 300 })).map((r) => [r.name, r]));
+    const results = new Map(
+      (await measure(tasks, { rounds: 21, sliceMs: 100, warmupMs: 300 })).map((r) => [r.name, r]),
+    );
     printTable(
       `redis (one server): ${KEY_COUNT} small objects, ${KEY_COUNT} commands in flight (getMany: one MGET of ${KEY_COUNT} keys)`,
       ['op', 'way', 'ops/s', 'ns/op', 'spread', 'vs ioredis'],
