@@ -106,23 +106,33 @@ describe('filesystem backend', () => {
     }
   });
 
-  it('never serves a torn or foreign value to several processes writing the same keys', async () => {
-    const worker = join(import.meta.dirname, 'filesystem-worker.ts');
-    const register = join(import.meta.dirname, '..', 'support', 'register-ts.mjs');
-    const outputs = await Promise.all(
-      [1, 2, 3, 4].map((id) =>
-        run(process.execPath, ['--import', register, worker, directory, String(id), '3000'], { maxBuffer: 1 << 20 }),
-      ),
-    );
-    const reports = outputs.map(
-      ({ stdout }) => JSON.parse(stdout) as { hits: number; writes: number; problems: string[]; problemCount: number },
-    );
-    for (const report of reports) {
-      expect(report.problems).toEqual([]);
-      expect(report.writes).toBeGreaterThan(10);
-      expect(report.hits).toBeGreaterThan(10);
-    }
-    expect(existsSync(directory)).toBe(true);
-    expect(readdirSync(directory).filter((name) => name.endsWith('-tmp'))).toEqual([]);
-  }, 30_000);
+  // 30 s, as the hardening issue asks; FILESYSTEM_STRESS_MS shortens it for a quick local run.
+  const stressMs = Number(process.env.FILESYSTEM_STRESS_MS ?? 30_000);
+
+  it(
+    `never serves a torn or foreign value to 4 processes writing the same keys for ${stressMs / 1000} s`,
+    async () => {
+      const worker = join(import.meta.dirname, 'filesystem-worker.ts');
+      const register = join(import.meta.dirname, '..', 'support', 'register-ts.mjs');
+      const outputs = await Promise.all(
+        [1, 2, 3, 4].map((id) =>
+          run(process.execPath, ['--import', register, worker, directory, String(id), String(stressMs)], {
+            maxBuffer: 1 << 20,
+          }),
+        ),
+      );
+      const reports = outputs.map(
+        ({ stdout }) =>
+          JSON.parse(stdout) as { hits: number; writes: number; problems: string[]; problemCount: number },
+      );
+      for (const report of reports) {
+        expect(report.problems).toEqual([]);
+        expect(report.writes).toBeGreaterThan(10);
+        expect(report.hits).toBeGreaterThan(10);
+      }
+      expect(existsSync(directory)).toBe(true);
+      expect(readdirSync(directory).filter((name) => name.endsWith('-tmp'))).toEqual([]);
+    },
+    stressMs + 30_000,
+  );
 });
