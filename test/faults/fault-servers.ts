@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+
+/**
+ * A redis-server or memcached of one test's own, on a fixed port, that the test kills and starts
+ * again: the shared servers of `npm test` must stay up for the other test files.
+ */
+export class KillableServer {
+  private child: ChildProcess | undefined;
+
+  private constructor(
+    private readonly command: string,
+    private readonly args: string[],
+    readonly port: number,
+  ) {}
+
+  static redis(port: number): KillableServer {
+    return new KillableServer(
+      process.env.REDIS_SERVER_BIN ?? 'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      port,
+    );
+  }
+
+  static memcached(port: number): KillableServer {
+    const args = ['-l', '127.0.0.1', '-p', String(port), '-U', '0', '-m', '64'];
+    if (process.getuid?.() === 0) args.push('-u', 'nobody'); // memcached refuses to run as root
+    return new KillableServer(process.env.MEMCACHED_BIN ?? 'memcached', args, port);
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(this.command, this.args, { stdio: 'ignore' });
+    const deadline = Date.now() + 10_000;
+    while (!(await accepts(this.port))) {
+      if (Date.now() > deadline) throw new Error(`${this.command} did not listen on ${this.port} within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  /** SIGKILL: no goodbye to the clients, as when a host dies. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    child.kill('SIGKILL');
+    await once(child, 'exit');
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
