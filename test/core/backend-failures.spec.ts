@@ -2,21 +2,8 @@ import 'reflect-metadata';
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { CacheBackendError, CacheModule, Caches, type CacheBackend } from '../../lib/index.js';
-
-/** A backend whose server is gone: every call fails the way a client library's would. */
-class UnreachableBackend implements CacheBackend {
-  private fail(): never {
-    throw new Error('connect ECONNREFUSED 127.0.0.1:1');
-  }
-  get = () => this.fail();
-  set = () => this.fail();
-  add = () => this.fail();
-  delete = () => this.fail();
-  touch = () => this.fail();
-  incr = () => this.fail();
-  clear = () => this.fail();
-}
+import { CacheBackendError, CacheModule, Caches } from '../../lib/index.js';
+import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 describe('a backend that fails', () => {
   let moduleRef: TestingModule;

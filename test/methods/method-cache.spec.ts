@@ -12,23 +12,10 @@ import {
   CachePut,
   Caches,
   EARLY_REFRESH_RANDOM,
-  type CacheBackend,
   type CacheEntryOptions,
 } from '../../lib/index.js';
 import { redisDb } from '../support/addresses.js';
-
-/** A store whose server is gone: every call fails as a client library's would. */
-class UnreachableBackend implements CacheBackend {
-  private fail(): never {
-    throw new Error('connect ECONNREFUSED 127.0.0.1:1');
-  }
-  get = () => this.fail();
-  set = () => this.fail();
-  add = () => this.fail();
-  delete = () => this.fail();
-  touch = () => this.fail();
-  clear = () => this.fail();
-}
+import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 let prefixes = 0;
 const locmem = (): CacheEntryOptions => ({ backend: 'locmem', location: `methods-${++prefixes}` });
