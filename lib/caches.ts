@@ -9,10 +9,14 @@ import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-opti
 
 // Stores that live in this process cannot be down; a tiered alias fails only through its tiers.
 const NEVER_DOWN = new Set(['locmem', 'dummy', 'tiered']);
+// Their clients time commands out themselves (commandTimeoutMs is passed on to them).
+const OWN_COMMAND_TIMEOUT = new Set(['redis', 'memcached']);
 
 function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend {
-  if (entry.circuitBreaker === false || NEVER_DOWN.has(entry.backend as string)) return backend;
-  return withCircuitBreaker(backend, entry.alias, entry.circuitBreaker);
+  if (NEVER_DOWN.has(entry.backend as string)) return backend;
+  const timeoutMs = OWN_COMMAND_TIMEOUT.has(entry.backend as string) ? undefined : entry.commandTimeoutMs;
+  if (entry.circuitBreaker === false && timeoutMs === undefined) return backend;
+  return withCircuitBreaker(backend, entry.alias, entry.circuitBreaker, timeoutMs);
 }
 
 /**

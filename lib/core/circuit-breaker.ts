@@ -31,7 +31,8 @@ const GUARDED = new Set([
 ]);
 
 /**
- * Puts a circuit breaker in front of a backend. While a server is down, every call would wait
+ * Puts a circuit breaker (and, for stores without one of their own, a command timeout) in front
+ * of a backend. While a server is down, every call would wait
  * for the command timeout; after `failures` failures in a row the circuit opens and calls fail
  * at once for `breakSeconds`, so fail-open callers (pages, decorators, `ignoreErrors`) answer at
  * the speed of their source. After the break, calls go through again: one success closes the
@@ -41,8 +42,11 @@ const GUARDED = new Set([
 export function withCircuitBreaker(
   backend: CacheBackend,
   alias: string,
-  settings: CircuitBreakerSettings,
+  breaker: CircuitBreakerSettings | false,
+  timeoutMs?: number,
 ): CacheBackend {
+  // Without a breaker, failures never open it.
+  const settings = breaker === false ? { failures: Infinity, breakSeconds: 0 } : breaker;
   let failuresInARow = 0;
   let openUntil = 0;
   const breakMs = settings.breakSeconds * 1000;
@@ -80,11 +84,26 @@ export function withCircuitBreaker(
           } catch (error) {
             return failed(error);
           }
-          return result instanceof Promise ? result.then(succeeded, failed) : succeeded(result);
+          if (!(result instanceof Promise)) return succeeded(result);
+          return (timeoutMs === undefined ? result : withDeadline(result, timeoutMs, alias)).then(succeeded, failed);
         };
         guarded.set(property, guard);
       }
       return guard;
     },
   });
+}
+
+/**
+ * The call's result, or a rejection once `ms` have passed: for stores whose client has no command
+ * timeout of its own (a database pool, the filesystem), so that one that hangs fails like one
+ * that is down. The call itself goes on; its late result is dropped.
+ */
+function withDeadline<T>(call: Promise<T>, ms: number, alias: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (commandTimeoutMs of cache '${alias}')`)), ms);
+    timer.unref();
+  });
+  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
 }

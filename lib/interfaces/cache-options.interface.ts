@@ -42,7 +42,10 @@ export interface CacheEntryOptions {
   options?: Record<string, unknown>;
   /** Backend failures count as misses (reads) or pass silently (writes) instead of throwing. */
   ignoreErrors?: boolean;
-  /** For networked backends: how long a command may take before it counts as failed (500). */
+  /**
+   * How long a command may take before it counts as failed (500): passed to the redis and memcached
+   * clients, enforced around every call for the database, filesystem and custom backends.
+   */
   commandTimeoutMs?: number;
   /** `tiered` only: the aliases to chain, fastest first, e.g. `['default', 'redis']`. */
   tiers?: string[];

@@ -27,6 +27,17 @@ class SwitchableBackend implements CacheBackend {
   clear = async () => this.reach();
 }
 
+/** A store that takes calls and never answers them, as a server that hangs. */
+class HangingBackend implements CacheBackend {
+  private readonly never = () => new Promise<never>(() => {});
+  get = this.never;
+  set = this.never;
+  add = this.never;
+  delete = this.never;
+  touch = this.never;
+  clear = this.never;
+}
+
 async function boot(entry: CacheEntryOptions): Promise<{ moduleRef: TestingModule; caches: Caches }> {
   const moduleRef = await Test.createTestingModule({
     imports: [CacheModule.forRoot({ default: { backend: 'locmem' }, guarded: entry })],
@@ -100,6 +111,16 @@ describe('the circuit breaker', () => {
     expect(await cache.getOrSet('k', () => 'computed')).toBe('computed');
     expect(await cache.getOrSet('k', () => 'again')).toBe('again');
     expect(SwitchableBackend.calls).toBe(1);
+  });
+
+  it('fails a call the store never answers after commandTimeoutMs, even without the breaker', async () => {
+    let caches: Caches;
+    ({ moduleRef, caches } = await boot({ backend: HangingBackend, commandTimeoutMs: 100, circuitBreaker: false }));
+    const started = performance.now();
+    await expect(caches.get('guarded').get('k')).rejects.toThrow(
+      /no answer within 100 ms \(commandTimeoutMs of cache 'guarded'\)/,
+    );
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('can be turned off', async () => {
