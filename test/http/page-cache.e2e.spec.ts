@@ -194,6 +194,12 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     expect(frAgain.body.language).toBe('fr');
   });
 
+  it('reads a varying header whatever its name, even one a plain object inherits (found by fuzzing)', async () => {
+    const response = await get('/pages/vary-odd').set('Accept-Language', 'en').expect(200);
+    expect(response.headers.vary).toBe('constructor, __proto__, Accept-Language');
+    expect((await get('/pages/vary-odd').set('Accept-Language', 'en')).headers['x-cache']).toBe('HIT');
+  });
+
   it('still runs guards before a would-be hit', async () => {
     await get('/pages/guarded').set('X-Allow', 'yes').expect(200);
     const hit = await get('/pages/guarded').set('X-Allow', 'yes').expect(200);

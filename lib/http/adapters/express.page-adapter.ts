@@ -122,10 +122,14 @@ function bodyOf(chunk: unknown, encoding: unknown): Buffer {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
 }
 
-/** One string for a header, whatever Node holds (numbers, repeated headers). */
-export function headerValue(value: string | number | readonly string[] | undefined): string | undefined {
-  if (value === undefined) return undefined;
+/**
+ * One string for a header, whatever Node holds (numbers, repeated headers). Anything else is no
+ * header: a name such as `constructor`, taken from a response's `Vary`, finds what a plain object
+ * inherits.
+ */
+export function headerValue(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number') return String(value);
-  return value.join(', ');
+  if (Array.isArray(value)) return value.join(', ');
+  return undefined;
 }

@@ -185,6 +185,13 @@ export class PagesController {
     return page(this.runs.count('language'), { language: request.headers['accept-language'] ?? null });
   }
 
+  @Get('vary-odd')
+  @CachePage(60)
+  @Header('Vary', 'constructor, __proto__, Accept-Language')
+  varyOdd() {
+    return page(this.runs.count('vary-odd'));
+  }
+
   @Get('guarded')
   @UseGuards(AllowHeaderGuard)
   @CachePage(60)
