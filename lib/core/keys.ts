@@ -6,6 +6,17 @@ export type KeyFunction = (key: string, keyPrefix: string, version: number) => s
 /** Django's default: `prefix:version:key`. */
 export const defaultKeyFunction: KeyFunction = (key, keyPrefix, version) => `${keyPrefix}:${version}:${key}`;
 
+/**
+ * Where the library keeps its own entries: generations (`lib/invalidation`), page headers and
+ * pages (`lib/http/page-keys.ts`), template fragments (`lib/fragments`). Keys built from method
+ * arguments never land there (see `isInternalKey`), so user input cannot overwrite them.
+ */
+const INTERNAL_KEY_PREFIXES = ['__nestjs_caches__:', 'views.decorators.cache.', 'template.cache.'];
+
+export function isInternalKey(key: string): boolean {
+  return INTERNAL_KEY_PREFIXES.some((prefix) => key.startsWith(prefix));
+}
+
 /** Memcached's limit, which Django applies to every backend so that code stays portable. */
 export const MAX_KEY_LENGTH = 250;
 

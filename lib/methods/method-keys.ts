@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isInternalKey } from '../core/keys.js';
 import { hashArguments } from './argument-hash.js';
 import { compileKeyTemplate } from './key-template.js';
 import type { MethodCacheKey } from './method-cache-options.interface.js';
@@ -7,7 +8,9 @@ import type { MethodCacheKey } from './method-cache-options.interface.js';
  * The key function of one decorated method: its template, its function, or class + method + a
  * stable hash of the arguments. Keys that come from arguments are checked as the alias will make
  * them: one memcached could not store (too long, a space or control character) is replaced by a
- * hash of it, the same on every call, so the cache works on every backend.
+ * hash of it, the same on every call, so the cache works on every backend. So is one that would
+ * land among the library's own entries (pages, fragments, generations): arguments often carry
+ * user input, which must not be able to overwrite a page or a fragment.
  */
 export function compileMethodKey(
   key: MethodCacheKey | undefined,
@@ -31,6 +34,7 @@ export function compileMethodKey(
 }
 
 function isSafe(rendered: string, overhead: number): boolean {
+  if (isInternalKey(rendered)) return false;
   // A version with more digits than the alias default adds a few characters: keep a margin.
   if (rendered.length + overhead > 240) return false;
   for (let i = 0; i < rendered.length; i++) {

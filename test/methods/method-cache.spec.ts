@@ -69,6 +69,13 @@ describe('@Cacheable', () => {
       return [term];
     }
 
+    /** A key that is nothing but an argument: user input decides it. */
+    @Cacheable('{0}')
+    lookup(key: string) {
+      this.runs++;
+      return `computed for ${key}`;
+    }
+
     @Cacheable()
     filter(criteria: object) {
       this.runs++;
@@ -128,6 +135,21 @@ describe('@Cacheable', () => {
     expect(service.runs).toBe(2);
     expect(warnings).not.toHaveBeenCalled();
     expect(await cache.get('title:with spaces and\nnewline')).toBeUndefined();
+  });
+
+  it("keeps keys from arguments out of the library's own entries (pages, fragments, generations)", async () => {
+    const { service, cache } = await boot(RecipesService);
+    for (const query of [
+      'views.decorators.cache.cache_header..abc',
+      'template.cache.sidebar.x',
+      '__nestjs_caches__:generation:Recipe',
+    ]) {
+      await cache.set(query, 'internal entry');
+      expect(await service.lookup(query)).toBe(`computed for ${query}`);
+      expect(await cache.get(query)).toBe('internal entry');
+      expect(await service.lookup(query)).toBe(`computed for ${query}`); // cached, under another key
+    }
+    expect(service.runs).toBe(3);
   });
 
   it('runs a cold method once for 1,000 concurrent callers', async () => {
