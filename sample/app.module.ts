@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { CacheModule, Caches } from '../lib/index.js';
 import { RecipesModule } from './recipes/recipes.module.js';
 import { RecipeSeeder } from './seed.js';
+import { RequestTimings } from './timing/request-timing.js';
 
 // Read at boot: relative to the package root, where `npm start` runs; the e2e test points both elsewhere.
 const databasePath = () => process.env.SAMPLE_DB_PATH ?? join('sample', 'data', 'recipes.sqlite');
@@ -23,7 +24,8 @@ const cacheDirectory = () => process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-cac
     CacheModule.forRootAsync({
       useFactory: () => ({
         caches: {
-          default: { backend: 'locmem', location: 'sample' },
+          // CACHE_URL=redis://127.0.0.1:6379/0 or memcached://127.0.0.1:11211: a shared store instead.
+          default: process.env.CACHE_URL || { backend: 'locmem', location: 'sample' },
           filesystem: { backend: 'filesystem', location: cacheDirectory(), timeout: 60 },
         },
         // SITE_CACHE=1 turns on the per-site cache: every GET route is page-cached for 30 seconds.
@@ -32,7 +34,7 @@ const cacheDirectory = () => process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-cac
     }),
     RecipesModule,
   ],
-  providers: [RecipeSeeder],
+  providers: [RecipeSeeder, RequestTimings],
 })
 export class AppModule implements OnApplicationBootstrap {
   constructor(private readonly caches: Caches) {}

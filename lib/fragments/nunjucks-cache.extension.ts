@@ -17,12 +17,14 @@ interface Parser {
 interface Nodes {
   CallExtensionAsync: new (extension: object, method: string, args: unknown, contentArgs: unknown[]) => unknown;
 }
-type Done = (error: Error | null, output?: string) => void;
+type Done = (error: Error | null, output?: unknown) => void;
 type Body = (done: Done) => void;
 
 /** Where a template engine's extensions are added (`nunjucks.Environment`). */
 export interface NunjucksEnvironment {
   addExtension(name: string, extension: object): unknown;
+  /** Nunjucks' own: its `safe` filter marks the fragment as markup for this very copy of Nunjucks. */
+  getFilter?(name: string): (value: string) => unknown;
 }
 
 const TAG = 'cache';
@@ -36,13 +38,20 @@ const TAG = 'cache';
  * @example registerNunjucksCache(nunjucks.configure('views', { express: app.getHttpAdapter().getInstance() }), app.get(Caches));
  */
 export function registerNunjucksCache(environment: NunjucksEnvironment, caches: Caches): void {
-  environment.addExtension('NestjsCachesFragmentTag', new NunjucksCacheTag(new FragmentCache(caches)));
+  // The body was rendered (and its values escaped) already: under autoescape, Nunjucks would
+  // escape the whole fragment a second time unless it is marked safe.
+  const safe = environment.getFilter?.('safe');
+  const markSafe = safe ? (output: string) => safe(output) : (output: string) => output;
+  environment.addExtension('NestjsCachesFragmentTag', new NunjucksCacheTag(new FragmentCache(caches), markSafe));
 }
 
 class NunjucksCacheTag {
   readonly tags = [TAG];
 
-  constructor(private readonly fragments: FragmentCache) {}
+  constructor(
+    private readonly fragments: FragmentCache,
+    private readonly markSafe: (output: string) => unknown,
+  ) {}
 
   parse(parser: Parser, nodes: Nodes): unknown {
     const start = parser.nextToken();
@@ -77,14 +86,16 @@ class NunjucksCacheTag {
       return;
     }
     rendering.then(
-      (output) => done(null, output),
+      (output) => done(null, this.markSafe(output)),
       (error: Error) => done(error),
     );
   }
 }
 
 function renderBody(body: Body): Promise<string> {
-  return new Promise((resolve, reject) => body((error, output) => (error ? reject(error) : resolve(output ?? ''))));
+  return new Promise((resolve, reject) =>
+    body((error, output) => (error ? reject(error) : resolve(output === undefined ? '' : String(output)))),
+  );
 }
 
 /** Django's rule: `None` is forever, anything else must read as a whole number of seconds. */

@@ -1,11 +1,12 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { DeepPartial, Repository } from 'typeorm';
-import { Cache, InjectCache } from '../../lib/index.js';
+import { Cache, InjectCache, versionedKeyPart } from '../../lib/index.js';
 import { Ingredient } from './ingredient.entity.js';
 import { Recipe } from './recipe.entity.js';
 
 const ALL_RECIPES_KEY = 'recipes:all';
+const LIST_TIMEOUT_SECONDS = 60;
 
 export interface CachedRecipes {
   recipes: Recipe[];
@@ -35,19 +36,39 @@ export class RecipesService {
     return this.recipes.find({ relations: { ingredients: true }, order: { id: 'ASC', ingredients: { id: 'ASC' } } });
   }
 
+  /**
+   * `getOrSet` under a versioned key: the generation of Recipe is part of the key, so any write
+   * through TypeORM (the edit form's, another process's) leaves the old list behind, unread.
+   */
+  async listWithGetOrSet(): Promise<CachedRecipes> {
+    let cacheHit = true;
+    const generation = await versionedKeyPart(this.cache, [Recipe], [], LIST_TIMEOUT_SECONDS);
+    const recipes = await this.cache.getOrSet(
+      `recipes:list~${generation}`,
+      () => {
+        cacheHit = false;
+        return this.listFromDatabase();
+      },
+      LIST_TIMEOUT_SECONDS,
+    );
+    return { recipes, cacheHit };
+  }
+
   /** The same pattern in one call: `getOrSet` queries only on a miss. */
   async findOne(id: number): Promise<Recipe> {
     // Throwing from the factory stores nothing, so an unknown id is not remembered as missing
     // and a recipe created later under it is found.
-    return this.cache.getOrSet(`recipe:${id}`, async () => {
-      const recipe = await this.recipes.findOne({
-        where: { id },
-        relations: { ingredients: true },
-        order: { ingredients: { id: 'ASC' } },
-      });
-      if (recipe === null) throw new NotFoundException(`No recipe with id ${id}.`);
-      return recipe;
+    return this.cache.getOrSet(`recipe:${id}`, () => this.findOneFromDatabase(id));
+  }
+
+  async findOneFromDatabase(id: number): Promise<Recipe> {
+    const recipe = await this.recipes.findOne({
+      where: { id },
+      relations: { ingredients: true },
+      order: { ingredients: { id: 'ASC' } },
     });
+    if (recipe === null) throw new NotFoundException(`No recipe with id ${id}.`);
+    return recipe;
   }
 
   /**

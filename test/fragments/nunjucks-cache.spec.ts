@@ -61,6 +61,13 @@ describe('the {% cache %} tag in Nunjucks', () => {
     expect(await caches.default.get(makeTemplateFragmentKey('sidebar', [7]))).toBe('[1 Ada]');
   });
 
+  it('outputs the fragment as markup, escaping the values inside it once, first render and hit alike', async () => {
+    const template = '{% cache 500, "escaped" %}<b>{{ name }}</b>{% endcache %}';
+    const expected = '<b>Tom &amp; Jerry</b>';
+    expect(await renderString(environment, template, { name: 'Tom & Jerry' })).toBe(expected);
+    expect(await renderString(environment, template, { name: 'Tom & Jerry' })).toBe(expected);
+  });
+
   it('keeps one copy per vary-on value, of any type', async () => {
     const template = '{% cache 500, "box", a, b %}{{ count() }}{% endcache %}';
     const outputs = [];
@@ -155,8 +162,8 @@ describe('the {% cache %} tag in a Nest MVC app (Express + Nunjucks)', () => {
     const first = await request(app.getHttpServer()).get('/recipe').expect(200);
     const second = await request(app.getHttpServer()).get('/recipe').expect(200);
     expect(first.text).toContain('<h1>Carbonara</h1>');
-    expect(first.text).toContain('sidebar for Ada #1');
-    expect(second.text).toContain('sidebar for Ada #1');
+    expect(first.text).toContain('<aside>sidebar for Ada #1</aside>');
+    expect(second.text).toContain('<aside>sidebar for Ada #1</aside>');
     expect(mvcRenders).toBe(1);
   });
 });

@@ -4,23 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { Cache } from '../../lib/index.js';
-
-/**
- * Boots the sample on a real port: listening once keeps the `Host` of every request, and so the
- * page cache's keys, the same.
- */
-async function startSample(workDirectory: string): Promise<{ app: INestApplication; url: string }> {
-  process.env.SAMPLE_DB_PATH = join(workDirectory, 'recipes.sqlite');
-  process.env.CACHE_DIR = join(workDirectory, 'cache');
-  const { AppModule } = await import('../../sample/app.module.js');
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: await app.getUrl() };
-}
+import { startSample } from './start-sample.js';
 
 describe('recipes sample', () => {
   const workDirectory = mkdtempSync(join(tmpdir(), 'nestjs-caches-recipes-'));

@@ -10,7 +10,11 @@ const DEBIAN_PACKAGE = {
   'redis-cli': 'redis-tools',
   memcached: 'memcached',
   postgres: 'postgresql',
+  chromium: 'chromium',
 };
+
+/** Where Debian's chromium is; the browser test (test/sample/browser.e2e.spec.ts) drives this one. */
+const CHROMIUM = '/usr/bin/chromium';
 
 /** The PostgreSQL programs used by the runner (initdb, postgres, psql) and by fault tests (pg_ctl). */
 const POSTGRES_PROGRAMS = ['postgres', 'initdb', 'pg_ctl', 'psql'];
@@ -81,6 +85,7 @@ export function locateBinaries() {
     'redis-cli': whichProgram('redis-cli'),
     memcached: programFromEnv('MEMCACHED_BIN', 'memcached'),
     postgres: findPostgresBinDir(),
+    chromium: isExecutable(CHROMIUM) ? CHROMIUM : null,
   };
 }
 

@@ -87,7 +87,8 @@ async function startServers() {
     postgres: !given('POSTGRES_URL'),
   };
   // The redis and memcached programs are always needed: fault tests stop and start servers of their own.
-  const needed = ['redis-server', 'redis-cli', 'memcached', ...(wanted.postgres ? ['postgres'] : [])];
+  // Chromium is no server, but the browser test needs it and it comes from the same apt line.
+  const needed = ['redis-server', 'redis-cli', 'memcached', 'chromium', ...(wanted.postgres ? ['postgres'] : [])];
   const bins = ensureBinaries(needed);
   servers = new TestServers(runDir, bins);
 
