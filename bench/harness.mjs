@@ -167,7 +167,12 @@ export function writeBarChart(
       lines.push(
         `<rect x="${barLeft}" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 6}" class="${bar.baseline ? 'baseline' : 'bar'}"/>`,
       );
-      const ratioText = ratio === undefined ? '' : bar.baseline ? ' · baseline (1.00x)' : ` · ${formatRatio(ratio)}`;
+      const ratioText =
+        ratio === undefined
+          ? ''
+          : bar.baseline
+            ? ' · baseline (1.00x)'
+            : ` · ${formatRatio(ratio)} vs ${baseline.label}`;
       text((barLeft + length + 6).toFixed(1), y + 15, `${formatOps(bar.value)} ${unit}${ratioText}`);
       y += rowHeight;
     }
