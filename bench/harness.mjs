@@ -134,7 +134,7 @@ export function writeBarChart(
     if (!group) groups.push((group = { name, bars: [] }));
     group.bars.push(bar);
   }
-  const width = 960;
+  const width = 1120;
   const labelWidth = 300;
   const barLeft = labelWidth + 10;
   const barMax = 420;
