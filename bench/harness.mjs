@@ -184,7 +184,7 @@ export function writeBarChart(
     y += 18;
   }
   y += 8;
-  for (const line of wrap(note, 140)) {
+  for (const line of wrap(note, 170)) {
     text(16, y, line, ' class="meta"');
     y += 16;
   }
