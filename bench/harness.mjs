@@ -88,7 +88,7 @@ export function printTable(title, headers, rows) {
 }
 
 export const formatOps = (opsPerSec) => Math.round(opsPerSec).toLocaleString('en-US');
-export const formatNs = (ns) => (ns >= 100 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(1));
+export const formatNs = (ns) => (Math.abs(ns) >= 100 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(1));
 export const formatRatio = (ratio) =>
   ratio < 0.01 ? '<0.01x' : `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`;
 export const formatSpread = (spread) => `±${(spread * 100).toFixed(1)}%`;
