@@ -60,7 +60,7 @@ const now = () => new Date().toISOString().replace('T', ' ').slice(0, 23);
 // The backend stores made keys (`${prefix}:${version}:${key}`); the raw side uses the same rows.
 const made = (key) => `:1:${key}`;
 
-async function measureDriver(label, connection) {
+async function measureDriver(label, connection, bars) {
   const app = await createApp(connection);
   try {
     const cache = app.get(Cache);
@@ -111,6 +111,17 @@ async function measureDriver(label, connection) {
         formatRatio(result.opsPerSec / raw.opsPerSec),
       ]);
     });
+    for (const op of ['get', 'set']) {
+      for (const way of ['raw SQL', 'Cache']) {
+        const name = `${way} ${op}`;
+        bars.push({
+          group: `${label} ${op}`,
+          label: name,
+          value: results.get(name).opsPerSec,
+          baseline: way === 'raw SQL',
+        });
+      }
+    }
     printTable(
       `${label}: ${KEY_COUNT} keys, small objects`,
       ['op', 'way', 'ops/s', 'ns/op', 'spread', 'vs raw SQL'],
@@ -123,20 +134,24 @@ async function measureDriver(label, connection) {
 }
 
 /** Database get hit and set, SQLite then PostgreSQL (skipped, and said so, without POSTGRES_URL). */
-export async function runDatabaseBench() {
+export async function runDatabaseBench(bars = []) {
   console.log('\n== database: get hit and set through Cache against the same SQL on the DataSource ==');
   console.log('Ratios > 1x are faster than raw SQL. Cache set also counts the rows (culling), as Django does.');
   const dir = mkdtempSync(join(tmpdir(), 'nestjs-caches-bench-db-'));
   try {
-    await measureDriver('SQLite (better-sqlite3, file)', {
-      type: 'better-sqlite3',
-      database: join(dir, 'bench.sqlite'),
-    });
+    await measureDriver(
+      'SQLite (better-sqlite3, file)',
+      {
+        type: 'better-sqlite3',
+        database: join(dir, 'bench.sqlite'),
+      },
+      bars,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const url = process.env.POSTGRES_URL;
-  if (url) await measureDriver('PostgreSQL', { type: 'postgres', url });
+  if (url) await measureDriver('PostgreSQL', { type: 'postgres', url }, bars);
   else console.log('\nPostgreSQL: skipped, POSTGRES_URL is not set.');
 }
 

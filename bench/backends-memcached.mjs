@@ -139,7 +139,7 @@ function tasks(cache, raw) {
   };
 }
 
-export async function run() {
+export async function run(bars = []) {
   const servers = requireEnv('MEMCACHED_SERVERS').split(',');
   console.log(
     `\n== memcached: Cache (CacheModule.forRoot) against raw memjs, ${servers.length} servers, ${KEY_COUNT} keys ==`,
@@ -160,6 +160,10 @@ export async function run() {
       const [ours, theirs] = await measure(pair);
       const ratio = ours.opsPerSec / theirs.opsPerSec;
       results.push({ operation, ratio });
+      bars.push(
+        { group: `memcached ${operation}`, label: theirs.name, value: theirs.opsPerSec, baseline: true },
+        { group: `memcached ${operation}`, label: ours.name, value: ours.opsPerSec },
+      );
       printTable(
         `memcached ${operation}`,
         ['client', 'ops/s', 'ns/op', 'spread', 'vs memjs'],

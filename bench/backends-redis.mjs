@@ -62,7 +62,7 @@ function rowsAgainst(baselineName, results, pairs) {
 }
 
 /** get, set and getMany through Cache against raw ioredis doing the same commands. */
-export async function runRedisBench(url) {
+export async function runRedisBench(url, bars = []) {
   console.log(`\n== redis: get/set/getMany through Cache against raw ioredis (target >= ${REDIS_TARGET}x) ==`);
   const location = onDatabase(url, 9);
   const app = await createApp({ default: { backend: 'redis', location, timeout: null, commandTimeoutMs: 500 } });
@@ -123,6 +123,20 @@ export async function runRedisBench(url) {
         ['getMany', 'ioredis mget', 'Cache getMany'],
       ]),
     );
+    for (const [op, baseline, api] of [
+      ['get', 'ioredis get', 'Cache get'],
+      ['set', 'ioredis set', 'Cache set'],
+      ['getMany', 'ioredis mget', 'Cache getMany'],
+    ]) {
+      for (const name of [baseline, api]) {
+        bars.push({
+          group: `redis ${op}`,
+          label: name,
+          value: results.get(name).opsPerSec,
+          baseline: name === baseline,
+        });
+      }
+    }
     await cache.clear();
   } finally {
     await raw.quit();
@@ -131,7 +145,7 @@ export async function runRedisBench(url) {
 }
 
 /** A tiered (locmem + redis) L1 hit against a plain locmem get, both through Cache. */
-export async function runTieredBench(url) {
+export async function runTieredBench(url, bars = []) {
   console.log(
     `\n== tiered: L1 hit of locmem + redis against plain locmem (target <= ${TIERED_TARGET_COST}x its cost) ==`,
   );
@@ -172,6 +186,14 @@ export async function runTieredBench(url) {
         ];
       }),
     );
+    for (const name of ['locmem get', 'tiered L1 hit']) {
+      bars.push({
+        group: 'tiered L1 hit',
+        label: name,
+        value: results.get(name).opsPerSec,
+        baseline: name === 'locmem get',
+      });
+    }
     await tiered.clear();
   } finally {
     await app.close();
@@ -179,10 +201,10 @@ export async function runTieredBench(url) {
 }
 
 /** Both, on REDIS_URL. */
-export async function run() {
+export async function run(bars = []) {
   const url = requireEnv('REDIS_URL');
-  await runRedisBench(url);
-  await runTieredBench(url);
+  await runRedisBench(url, bars);
+  await runTieredBench(url, bars);
 }
 
 if (isMain(import.meta.url)) {

@@ -10,7 +10,7 @@ import { POSTGRES_DATABASE, TestServers } from '../test/setup/servers.mjs';
 import { runDatabaseBench } from './backends-database.mjs';
 import { run as runMemcachedBench } from './backends-memcached.mjs';
 import { run as runRedisBenches } from './backends-redis.mjs';
-import { isMain } from './harness.mjs';
+import { chartPath, isMain, writeBarChart } from './harness.mjs';
 
 export async function run() {
   const dir = mkdtempSync(join(tmpdir(), 'nestjs-caches-bench-'));
@@ -24,10 +24,21 @@ export async function run() {
       .map((port) => `127.0.0.1:${port}`)
       .join(',');
     env.POSTGRES_URL ??= `postgres://postgres@127.0.0.1:${await servers.startPostgres()}/${POSTGRES_DATABASE}`;
-    console.log(pinApart(servers.pidFile));
-    await runRedisBenches();
-    await runMemcachedBench();
-    await runDatabaseBench();
+    const pinning = pinApart(servers.pidFile);
+    console.log(pinning);
+    const bars = [];
+    await runRedisBenches(bars);
+    await runMemcachedBench(bars);
+    await runDatabaseBench(bars);
+    writeBarChart(chartPath('backends'), {
+      title: 'Server backends through Cache against their raw clients, ops/s (higher is faster)',
+      unit: 'ops/s',
+      bars,
+      note:
+        'Each bar is the median of interleaved slices of one run; ratios are to the raw client doing the same commands ' +
+        '(grey; for tiered, a plain locmem get) in the same group, each group with its own axis from zero. ' +
+        `${pinning} redis: 100 commands in flight (getMany: one MGET of 100 keys); memcached: 2 servers, 100 pipelined commands; database: 200 keys.`,
+    });
   } finally {
     await servers?.stopAll();
     rmSync(dir, { recursive: true, force: true });

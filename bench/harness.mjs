@@ -1,6 +1,8 @@
-// Shared by the suites: the machine header, an interleaved timing loop, and a table printer.
+// Shared by the suites: the machine header, an interleaved timing loop, a table printer and an SVG bar chart writer.
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { arch, cpus, loadavg, platform } from 'node:os';
-import { pathToFileURL } from 'node:url';
+import { dirname } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** What produced the numbers. Ratios only ever compare rows of the same run. */
 export function environmentHeader() {
@@ -86,7 +88,7 @@ export function printTable(title, headers, rows) {
 }
 
 export const formatOps = (opsPerSec) => Math.round(opsPerSec).toLocaleString('en-US');
-export const formatNs = (ns) => (ns >= 100 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(1));
+export const formatNs = (ns) => (Math.abs(ns) >= 100 ? Math.round(ns).toLocaleString('en-US') : ns.toFixed(1));
 export const formatRatio = (ratio) =>
   ratio < 0.01 ? '<0.01x' : `${ratio >= 10 ? ratio.toFixed(1) : ratio.toFixed(2)}x`;
 export const formatSpread = (spread) => `±${(spread * 100).toFixed(1)}%`;
@@ -102,4 +104,120 @@ export function requireEnv(name) {
   if (!value)
     throw new Error(`${name} is not set: run this through \`npm run bench -- backends\`, which starts the servers.`);
   return value;
+}
+
+/**
+ * The command that ran this suite, for the chart it draws: bench/run.mjs passes on how it was
+ * called (`npm run bench -- http`); a suite run on its own names its own file.
+ */
+export function benchCommand() {
+  const relative = process.argv[1] ? `bench/${process.argv[1].split('/').pop()}` : 'bench';
+  return process.env.NESTJS_CACHES_BENCH_COMMAND ?? `node --expose-gc ${relative}`;
+}
+
+/**
+ * Writes a horizontal bar chart as a dependency-free SVG, with the machine header and the command
+ * that made it as text inside, so the picture carries its own provenance. Bars are grouped; each
+ * group has its own axis, starting at zero, and its bars' ratios are to the group's baseline bar
+ * (measured in the same run). Bars of different groups are not drawn to the same scale.
+ *
+ * @example writeBarChart('docs/bench/http.svg', { title: 'GET hits', unit: 'req/s', bars: [{ group: 'express', label: 'constant', value: 4845, baseline: true }] });
+ */
+export function writeBarChart(
+  file,
+  { title, unit, bars, note = '', header = environmentHeader(), command = benchCommand() },
+) {
+  const groups = [];
+  for (const bar of bars) {
+    const name = bar.group ?? '';
+    let group = groups.find((candidate) => candidate.name === name);
+    if (!group) groups.push((group = { name, bars: [] }));
+    group.bars.push(bar);
+  }
+  const width = 1120;
+  const labelWidth = 300;
+  const barLeft = labelWidth + 10;
+  const barMax = 420;
+  const rowHeight = 22;
+  const lines = [];
+  const text = (x, y, content, attributes = '') =>
+    lines.push(`<text x="${x}" y="${y}"${attributes}>${escapeXml(content)}</text>`);
+  let y = 28;
+  text(16, y, title, ' class="title"');
+  y += 20;
+  for (const line of header.split('\n')) {
+    text(16, y, line, ' class="meta"');
+    y += 16;
+  }
+  text(16, y, `Made by: ${command} (${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC)`, ' class="meta"');
+  y += 16;
+  for (const group of groups) {
+    y += 14;
+    const baseline = group.bars.find((bar) => bar.baseline);
+    const max = Math.max(...group.bars.map((bar) => bar.value));
+    if (group.name) {
+      text(16, y + 12, group.name, ' class="group"');
+      y += 22;
+    }
+    const top = y;
+    for (const bar of group.bars) {
+      const length = max > 0 ? (bar.value / max) * barMax : 0;
+      const ratio = baseline ? bar.value / baseline.value : undefined;
+      text(barLeft - 8, y + 15, bar.label, ' text-anchor="end"');
+      lines.push(
+        `<rect x="${barLeft}" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 6}" class="${bar.baseline ? 'baseline' : 'bar'}"/>`,
+      );
+      const ratioText =
+        ratio === undefined
+          ? ''
+          : bar.baseline
+            ? ' · baseline (1.00x)'
+            : ` · ${formatRatio(ratio)} vs ${baseline.label}`;
+      text((barLeft + length + 6).toFixed(1), y + 15, `${formatOps(bar.value)} ${unit}${ratioText}`);
+      y += rowHeight;
+    }
+    // The axis: zero at the left edge, the group's largest value at the right.
+    lines.push(`<line x1="${barLeft}" y1="${top}" x2="${barLeft}" y2="${y + 2}" class="axis"/>`);
+    lines.push(`<line x1="${barLeft}" y1="${y + 2}" x2="${barLeft + barMax}" y2="${y + 2}" class="axis"/>`);
+    text(barLeft, y + 14, '0', ' class="tick" text-anchor="middle"');
+    text(barLeft + barMax, y + 14, `${formatOps(max)} ${unit}`, ' class="tick" text-anchor="middle"');
+    y += 18;
+  }
+  y += 8;
+  for (const line of wrap(note, 170)) {
+    text(16, y, line, ' class="meta"');
+    y += 16;
+  }
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 8}" viewBox="0 0 ${width} ${y + 8}" font-family="sans-serif" font-size="13">`,
+    '<style>.title{font-size:16px;font-weight:bold}.group{font-weight:bold}.meta{font-size:11px;fill:#555}' +
+      '.tick{font-size:10px;fill:#555}.bar{fill:#4c78a8}.baseline{fill:#9d9d9d}.axis{stroke:#333;stroke-width:1}</style>',
+    `<rect width="${width}" height="${y + 8}" fill="#fff"/>`,
+    ...lines,
+    '</svg>',
+    '',
+  ].join('\n');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, svg);
+  console.log(`Chart written to ${file}.`);
+}
+
+/** Where a suite's chart goes: docs/bench/<suite>.svg in the repository. */
+export const chartPath = (suite) => fileURLToPath(new URL(`../docs/bench/${suite}.svg`, import.meta.url));
+
+function escapeXml(value) {
+  return String(value).replace(/[<>&"]/g, (char) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[char]);
+}
+
+function wrap(paragraph, columns) {
+  const lines = [];
+  let line = '';
+  for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+    if (line && line.length + word.length + 1 > columns) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
 }

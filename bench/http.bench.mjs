@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { formatOps, formatRatio, formatSpread, isMain, printTable } from './harness.mjs';
+import { chartPath, formatOps, formatRatio, formatSpread, isMain, printTable, writeBarChart } from './harness.mjs';
 
 // Not in ESLint's globals: taken from globalThis so the file lints as is.
 const { fetch } = globalThis;
@@ -115,6 +115,7 @@ export async function run() {
       const shown = rows.filter((row) => row.adapter === adapter || row.adapter === 'node');
       report(adapter, shown);
     }
+    chart(rows);
   } finally {
     await Promise.all(servers.map((server) => server.close()));
   }
@@ -443,6 +444,28 @@ function report(adapter, rows) {
     const verdict = check.met ? 'PASS' : 'FAIL';
     console.log(`  ${check.label.padEnd(width)}  ${check.value.padStart(11)}  ${verdict}${check.note ?? ''}`);
   }
+}
+
+/** req/s of each adapter's rows (best rounds, as in the tables), against the constant route. */
+function chart(rows) {
+  const raw = rows.find((row) => row.route.id === 'raw');
+  const bars = rows
+    .filter((row) => row.route.id !== 'raw')
+    .map((row) => ({
+      group: `${row.adapter} (@nestjs/platform-${row.adapter})`,
+      label: row.route.label,
+      value: summarize(row).requestsPerSec,
+      baseline: row.route.id === 'constant',
+    }));
+  writeBarChart(chartPath('http'), {
+    title: `HTTP: the same ~10 kB JSON, ${CONNECTIONS} connections, req/s (higher is faster)`,
+    unit: 'req/s',
+    bars,
+    note:
+      `Each bar is the row's best of ${ROUNDS} interleaved rounds of ${DURATION_SECONDS} s, as in the tables; ratios are to ` +
+      "the adapter's constant route (grey) in the same run; each adapter has its own axis from zero. Server pinned to one core, " +
+      `autocannon to the other. Not drawn: node:http writing the same bytes, ${raw ? formatOps(summarize(raw).requestsPerSec) : '-'} req/s (the ceiling).`,
+  });
 }
 
 if (isMain(import.meta.url)) await run();

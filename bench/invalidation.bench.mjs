@@ -19,7 +19,17 @@ import { EntitySchema } from 'typeorm';
 import { ensureBinaries } from '../test/setup/binaries.mjs';
 import { TestServers } from '../test/setup/servers.mjs';
 import { Cacheable, CacheModule } from '../dist/index.js';
-import { formatNs, formatOps, formatRatio, formatSpread, isMain, measure, printTable } from './harness.mjs';
+import {
+  chartPath,
+  formatNs,
+  formatOps,
+  formatRatio,
+  formatSpread,
+  isMain,
+  measure,
+  printTable,
+  writeBarChart,
+} from './harness.mjs';
 
 const KEY_COUNT = 1000;
 const WRITES_PER_CALL = 50;
@@ -49,8 +59,17 @@ export async function run() {
       }),
       redis: (name) => ({ backend: 'redis', location: process.env.REDIS_URL, keyPrefix: `bench-${name}` }),
     };
-    for (const [storeName, store] of Object.entries(stores)) await reads(storeName, store);
-    for (const [storeName, store] of Object.entries(stores)) await writes(storeName, store);
+    const bars = [];
+    for (const [storeName, store] of Object.entries(stores)) await reads(storeName, store, bars);
+    for (const [storeName, store] of Object.entries(stores)) await writes(storeName, store, bars);
+    writeBarChart(chartPath('invalidation'), {
+      title: 'What dependsOn adds to a cached read, and the subscriber to a write, ops/s (higher is faster)',
+      unit: 'ops/s',
+      bars,
+      note:
+        'Each bar is the median of interleaved slices of one run; ratios are to the same read or write without ' +
+        'invalidation (grey) in the same group, each group with its own axis from zero. Writes: SQLite in memory (better-sqlite3).',
+    });
   } finally {
     await servers?.stopAll();
     rmSync(dir, { recursive: true, force: true });
@@ -58,7 +77,7 @@ export async function run() {
 }
 
 /** One service per row of READS, each a @Cacheable method reading the same values. */
-async function reads(storeName, store) {
+async function reads(storeName, store, bars) {
   const services = [];
   for (const [index, read] of READS.entries()) {
     class RecipesService {
@@ -97,6 +116,9 @@ async function reads(storeName, store) {
       storeName === 'redis' ? { rounds: 7, sliceMs: 150 } : undefined,
     );
     const baseline = results[0].nsPerOp;
+    for (const r of results) {
+      bars.push({ group: `read hit, ${storeName}`, label: r.name, value: r.opsPerSec, baseline: r === results[0] });
+    }
     printTable(
       `A cached read with dependsOn, on ${storeName} (hits only; ratio to the baseline of this run)`,
       ['read', 'ops/s', 'ns/op', 'added ns', 'ratio', 'spread'],
@@ -121,7 +143,7 @@ const RecipeSchema = new EntitySchema({
 });
 
 /** The same writes with the subscriber on and off, each app on its own in-memory database. */
-async function writes(storeName, store) {
+async function writes(storeName, store, bars) {
   const boot = async (invalidation, name) => {
     class BenchModule {}
     Module({
@@ -174,6 +196,15 @@ async function writes(storeName, store) {
       ],
       { rounds: 9, sliceMs: 120 },
     );
+    for (const [index, r] of results.entries()) {
+      const kind = r.name.startsWith('save()') ? 'save()' : 'QueryBuilder update()';
+      bars.push({
+        group: `${kind} on SQLite, generations in ${storeName}`,
+        label: r.name.split(', ').pop(), // the group names the write
+        value: r.opsPerSec,
+        baseline: index % 2 === 0,
+      });
+    }
     printTable(
       `A write on SQLite with the subscriber bumping generations in ${storeName} (ratio to the same write without it)`,
       ['write', 'ops/s', 'ns/op', 'added ns', 'ratio', 'spread'],

@@ -28,6 +28,9 @@ const suites = requested.length > 0 ? requested : available;
 if (!skipBuild) build();
 console.log(environmentHeader());
 
+// The charts the suites draw name the command that made them.
+process.env.NESTJS_CACHES_BENCH_COMMAND ??= `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
+
 const failed = [];
 for (const suite of suites) {
   const url = pathToFileURL(`${benchDir}${suite}${SUFFIX}`).href;
