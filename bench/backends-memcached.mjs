@@ -157,7 +157,7 @@ export async function run(bars = []) {
   try {
     await cache.setMany(Object.fromEntries(keys.map((key) => [key, value])));
     for (const [operation, pair] of Object.entries(tasks(cache, raw))) {
-      const [ours, theirs] = await measure(pair);
+      const [ours, theirs] = await measure(pair, { rounds: 25, sliceMs: 100, warmupMs: 300 });
       const ratio = ours.opsPerSec / theirs.opsPerSec;
       results.push({ operation, ratio });
       bars.push(

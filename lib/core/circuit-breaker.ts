@@ -62,36 +62,50 @@ export function withCircuitBreaker(
     }
     throw error;
   };
-  const guarded = new Map<PropertyKey, unknown>();
-  return new Proxy(backend, {
-    get(target, property, receiver) {
-      const value: unknown = Reflect.get(target, property, receiver);
-      if (typeof value !== 'function' || !GUARDED.has(property as string)) return value;
-      let guard = guarded.get(property);
-      if (guard === undefined) {
-        const method = value as (...args: unknown[]) => unknown;
-        guard = (...args: unknown[]) => {
-          if (failuresInARow >= settings.failures && Date.now() < openUntil) {
-            return Promise.reject(
-              new CacheBackendError(
-                `Cache '${alias}' is unavailable: ${failuresInARow} calls in a row failed, so calls fail at once until ${new Date(openUntil).toISOString()} (circuit breaker); then they are tried again. Check that the backend is reachable.`,
-              ),
-            );
-          }
-          let result: unknown;
-          try {
-            result = method.apply(target, args);
-          } catch (error) {
-            return failed(error);
-          }
-          if (!(result instanceof Promise)) return succeeded(result);
-          return (timeoutMs === undefined ? result : withDeadline(result, timeoutMs, alias)).then(succeeded, failed);
-        };
-        guarded.set(property, guard);
+  const guard =
+    (method: (...args: unknown[]) => unknown) =>
+    (...args: unknown[]): unknown => {
+      if (failuresInARow >= settings.failures && Date.now() < openUntil) {
+        return Promise.reject(
+          new CacheBackendError(
+            `Cache '${alias}' is unavailable: ${failuresInARow} calls in a row failed, so calls fail at once until ${new Date(openUntil).toISOString()} (circuit breaker); then they are tried again. Check that the backend is reachable.`,
+          ),
+        );
       }
-      return guard;
-    },
-  });
+      let result: unknown;
+      try {
+        result = method.apply(backend, args);
+      } catch (error) {
+        return failed(error);
+      }
+      if (!(result instanceof Promise)) return succeeded(result);
+      return (timeoutMs === undefined ? result : withDeadline(result, timeoutMs, alias)).then(succeeded, failed);
+    };
+  // A plain object, not a Proxy: its methods are found as fast as the backend's own. Every method
+  // is bound to the backend, so that state a backend keeps on `this` stays on the backend.
+  const wrapper = Object.create(backend) as Record<string, unknown>;
+  for (const name of methodNames(backend)) {
+    const method = (backend as unknown as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+    wrapper[name] = GUARDED.has(name) ? guard(method) : method.bind(backend);
+  }
+  return wrapper as unknown as CacheBackend;
+}
+
+/** The methods of an object, its own and its classes', but Object's. */
+function methodNames(object: object): Set<string> {
+  const names = new Set<string>();
+  for (
+    let level: object | null = object;
+    level !== null && level !== Object.prototype;
+    level = Object.getPrototypeOf(level)
+  ) {
+    for (const name of Object.getOwnPropertyNames(level)) {
+      if (name === 'constructor') continue;
+      const descriptor = Object.getOwnPropertyDescriptor(level, name);
+      if (typeof descriptor?.value === 'function') names.add(name);
+    }
+  }
+  return names;
 }
 
 /**
