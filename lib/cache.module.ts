@@ -15,6 +15,10 @@ import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
 import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
 import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
+import { CacheHealthIndicator } from './observability/cache.health.js';
+import { CacheMetrics } from './observability/cache-metrics.js';
+import { CACHE_METRICS_OPTIONS } from './observability/observability.constants.js';
+import { resolveMetricsOptions } from './observability/resolve-metrics-options.js';
 import type {
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
@@ -27,7 +31,8 @@ import type { CacheModuleOptions } from './interfaces/http-cache-options.interfa
  * Registers named stores, each injectable by `@InjectCache(alias)`, and all of them as `Caches`.
  * Global: import it once, in the root module.
  *
- * The second argument turns on the per-site cache and names the cache status header.
+ * The second argument turns on the per-site cache, names the cache status header and asks for
+ * Prometheus metrics.
  *
  * @example CacheModule.forRoot({ default: { backend: 'locmem' }, files: 'file:///var/tmp/nest_cache' })
  */
@@ -40,6 +45,7 @@ export class CacheModule {
       { provide: CACHES_CONFIG, useFactory: () => resolveCaches(caches) },
       { provide: CACHE_HTTP_OPTIONS, useFactory: () => resolveHttpOptions(options) },
       { provide: CACHE_INVALIDATION_OPTIONS, useFactory: () => resolveInvalidationOptions(options?.invalidation) },
+      { provide: CACHE_METRICS_OPTIONS, useFactory: () => resolveMetricsOptions(options.metrics) },
     ];
     return CacheModule.assemble(config, Object.keys(caches ?? {}), [], options.site !== undefined);
   }
@@ -65,6 +71,11 @@ export class CacheModule {
       {
         provide: CACHE_INVALIDATION_OPTIONS,
         useFactory: (resolved: CacheModuleAsyncConfig) => resolveInvalidationOptions(resolved.invalidation),
+        inject: [ASYNC_CONFIG],
+      },
+      {
+        provide: CACHE_METRICS_OPTIONS,
+        useFactory: (resolved: CacheModuleAsyncConfig) => resolveMetricsOptions(resolved.metrics),
         inject: [ASYNC_CONFIG],
       },
     ];
@@ -103,6 +114,8 @@ export class CacheModule {
         MethodCacheExplorer,
         CacheInvalidator,
         InvalidationSubscriber,
+        CacheMetrics,
+        CacheHealthIndicator,
         { provide: EARLY_REFRESH_RANDOM, useValue: Math.random },
         ...(siteCache ? [{ provide: APP_INTERCEPTOR, useClass: SiteCacheInterceptor }] : []),
         ...aliasProviders,
@@ -112,6 +125,8 @@ export class CacheModule {
         PageCache,
         FragmentCache,
         CacheInvalidator,
+        CacheMetrics,
+        CacheHealthIndicator,
         ...aliasProviders.map((provider) => (provider as { provide: string }).provide),
       ],
     };

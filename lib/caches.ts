@@ -11,6 +11,8 @@ import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-opti
 const NEVER_DOWN = new Set(['locmem', 'dummy', 'tiered']);
 // Their clients time commands out themselves (commandTimeoutMs is passed on to them).
 const OWN_COMMAND_TIMEOUT = new Set(['redis', 'memcached']);
+// Their calls take less time than reading the clock twice: not timed for `stats().latency`.
+const IN_PROCESS = new Set(['locmem', 'dummy']);
 
 function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend {
   if (NEVER_DOWN.has(entry.backend as string)) return backend;
@@ -47,7 +49,12 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     };
     const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
     for (const entry of ordered) backends.set(entry.alias, guarded(entry, await createBackend(entry, context)));
-    const byAlias = new Map(entries.map((entry) => [entry.alias, new Cache(entry, backends.get(entry.alias)!)]));
+    const byAlias = new Map(
+      entries.map((entry) => [
+        entry.alias,
+        new Cache({ ...entry, measureLatency: !IN_PROCESS.has(entry.backend as string) }, backends.get(entry.alias)!),
+      ]),
+    );
     return new Caches(byAlias, [...backends.values()]);
   }
 

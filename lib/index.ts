@@ -16,7 +16,18 @@ export {
 export { CachePageInterceptor } from './http/cache-page.interceptor.js';
 export type { CacheControlDirectives } from './http/response-headers.js';
 export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js';
-export type { CacheStats } from './core/cache-stats.js';
+export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/cache-stats.js';
+export { CacheHealthIndicator, type CacheHealthOptions } from './observability/cache.health.js';
+export { CacheMetrics } from './observability/cache-metrics.js';
+export type { CacheMetricsOptions, PrometheusRegistry } from './observability/cache-metrics-options.interface.js';
+export {
+  CACHE_COMMAND_CHANNEL,
+  CACHE_LOCK_WAIT_CHANNEL,
+  CACHE_STALE_CHANNEL,
+  type CacheCommandEvent,
+  type CacheLockWaitEvent,
+  type CacheStaleEvent,
+} from './observability/cache-diagnostics.js';
 export { parseCacheUrl } from './core/cache-url.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';

@@ -1,10 +1,11 @@
 import { Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 import type { LeaseStore } from '../stampede/lease.js';
 import { needsStampedeGuard, StampedeGuard } from '../stampede/stampede-guard.js';
-import { emptyStats, type CacheStats } from './cache-stats.js';
+import { commandChannel, lockWaitChannel, staleChannel } from '../observability/cache-diagnostics.js';
+import { emptyCounters, recordLatency, toStats, type CacheStats } from './cache-stats.js';
 import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
 import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
@@ -18,12 +19,20 @@ export interface CacheSettings {
   version: number;
   keyFunction: KeyFunction;
   ignoreErrors: boolean;
+  /**
+   * Time backend commands for `stats().latency` (default `true`). The module turns it off for
+   * in-process stores, whose calls take less time than reading the clock twice.
+   */
+  measureLatency?: boolean;
 }
 
 /** A value to store, or a function (sync or async) that computes it on a miss. */
 export type ValueOrFactory<T> = T | (() => T | Promise<T>);
 
 const FAILURE_LOG_INTERVAL_MS = 10_000;
+// Written and removed by health checks, under the alias's prefix and version like any key.
+const HEALTH_KEY = '__nestjs_caches_health__';
+const HEALTH_TTL_MS = 10_000;
 
 const isPromise = (value: unknown): value is Promise<unknown> => value instanceof Promise;
 
@@ -40,7 +49,8 @@ export class Cache {
   readonly version: number;
   private readonly keyFunction: KeyFunction;
   private readonly ignoreErrors: boolean;
-  private readonly counters = emptyStats();
+  private readonly counters = emptyCounters();
+  private readonly measureLatency: boolean;
   private readonly logger: Logger;
   private lastFailureLoggedAt = -Infinity;
   private failuresSinceLog = 0;
@@ -59,6 +69,7 @@ export class Cache {
     this.version = settings.version;
     this.keyFunction = settings.keyFunction;
     this.ignoreErrors = settings.ignoreErrors;
+    this.measureLatency = settings.measureLatency ?? true;
     this.logger = new Logger(`Cache:${settings.alias}`);
   }
 
@@ -83,16 +94,20 @@ export class Cache {
   get<T = unknown>(key: string, defaultValue: T | undefined, version?: number): Promise<T | undefined>;
   async get(key: string, defaultValue?: unknown, version?: number): Promise<unknown> {
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
       let value = this.backend.get(made);
       if (isPromise(value)) value = await value;
       if (value === MISS) {
         this.counters.misses++;
+        if (started >= 0) this.finish(started, 'get', key, false);
         return defaultValue;
       }
       this.counters.hits++;
+      if (started >= 0) this.finish(started, 'get', key, true);
       return value;
     } catch (error) {
+      if (started >= 0) this.finish(started, 'get', key, undefined, error);
       this.fail(error, 'get', key);
       this.counters.misses++;
       return defaultValue;
@@ -103,11 +118,14 @@ export class Cache {
   async set(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<void> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
       if (ttlMs !== null && ttlMs <= 0) await this.backend.delete(made);
       else await this.backend.set(made, value, ttlMs);
       this.counters.sets++;
+      if (started >= 0) this.finish(started, 'set', key);
     } catch (error) {
+      if (started >= 0) this.finish(started, 'set', key, undefined, error);
       this.fail(error, 'set', key);
     }
   }
@@ -116,12 +134,15 @@ export class Cache {
   async add(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
       if (ttlMs !== null && ttlMs <= 0) return !(await this.hasMade(made));
       const added = await this.backend.add(made, value, ttlMs);
       if (added) this.counters.sets++;
+      if (started >= 0) this.finish(started, 'add', key);
       return added;
     } catch (error) {
+      if (started >= 0) this.finish(started, 'add', key, undefined, error);
       this.fail(error, 'add', key);
       return false;
     }
@@ -158,9 +179,13 @@ export class Cache {
 
   async has(key: string, version?: number): Promise<boolean> {
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
-      return await this.hasMade(made);
+      const found = await this.hasMade(made);
+      if (started >= 0) this.finish(started, 'has', key, found);
+      return found;
     } catch (error) {
+      if (started >= 0) this.finish(started, 'has', key, undefined, error);
       this.fail(error, 'has', key);
       return false;
     }
@@ -170,9 +195,12 @@ export class Cache {
   async incr(key: string, delta = 1, version?: number): Promise<number> {
     const made = this.validKey(key, version);
     let result: number | bigint | typeof MISS;
+    const started = this.startTimer();
     try {
       result = this.backend.incr ? await this.backend.incr(made, delta) : await this.incrByGetAndSet(made, delta);
+      if (started >= 0) this.finish(started, 'incr', key, result !== MISS);
     } catch (error) {
+      if (started >= 0) this.finish(started, 'incr', key, undefined, error);
       throw this.asCacheError(error, 'incr', key); // even with ignoreErrors: no count to invent
     }
     if (result === MISS)
@@ -204,12 +232,15 @@ export class Cache {
     const userKeys = [...keys]; // a copy: the caller may change its array while we wait
     const madeKeys = userKeys.map((key) => this.validKey(key, version));
     const found = new Map<string, T>();
+    const started = this.startTimer();
     try {
       const values = this.backend.getMany ? await this.backend.getMany(madeKeys) : await this.getEachMade(madeKeys);
       for (let i = 0; i < values.length; i++) {
         if (values[i] !== MISS) found.set(userKeys[i]!, values[i] as T);
       }
+      if (started >= 0) this.finish(started, 'getMany', userKeys, found.size === userKeys.length);
     } catch (error) {
+      if (started >= 0) this.finish(started, 'getMany', userKeys, undefined, error);
       this.fail(error, 'getMany', userKeys.join(', '));
     }
     this.counters.hits += found.size;
@@ -238,13 +269,16 @@ export class Cache {
       await this.deleteMany(userKeyOf.values(), version);
       return [];
     }
+    const started = this.startTimer();
     try {
       const failed = this.backend.setMany
         ? await this.backend.setMany(made, ttlMs)
         : await this.setEachMade(made, ttlMs);
       this.counters.sets += made.length - failed.length;
+      if (started >= 0) this.finish(started, 'setMany', [...userKeyOf.values()]);
       return failed.map((madeKey) => userKeyOf.get(madeKey)!);
     } catch (error) {
+      if (started >= 0) this.finish(started, 'setMany', [...userKeyOf.values()], undefined, error);
       this.fail(error, 'setMany', [...userKeyOf.values()].join(', '));
       return [...userKeyOf.values()];
     }
@@ -253,23 +287,30 @@ export class Cache {
   /** `true` when a key was removed. */
   async delete(key: string, version?: number): Promise<boolean> {
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
       const deleted = await this.backend.delete(made);
       if (deleted) this.counters.deletes++;
+      if (started >= 0) this.finish(started, 'delete', key);
       return deleted;
     } catch (error) {
+      if (started >= 0) this.finish(started, 'delete', key, undefined, error);
       this.fail(error, 'delete', key);
       return false;
     }
   }
 
   async deleteMany(keys: Iterable<string>, version?: number): Promise<void> {
-    const made = [...keys].map((key) => this.validKey(key, version));
+    const userKeys = [...keys];
+    const made = userKeys.map((key) => this.validKey(key, version));
+    const started = this.startTimer();
     try {
       if (this.backend.deleteMany) await this.backend.deleteMany(made);
       else for (const key of made) await this.backend.delete(key);
       this.counters.deletes += made.length;
+      if (started >= 0) this.finish(started, 'deleteMany', userKeys);
     } catch (error) {
+      if (started >= 0) this.finish(started, 'deleteMany', userKeys, undefined, error);
       this.fail(error, 'deleteMany', made.join(', '));
     }
   }
@@ -278,9 +319,13 @@ export class Cache {
   async touch(key: string, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
     const made = this.validKey(key, version);
+    const started = this.startTimer();
     try {
-      return await this.backend.touch(made, ttlMs);
+      const touched = await this.backend.touch(made, ttlMs);
+      if (started >= 0) this.finish(started, 'touch', key, touched);
+      return touched;
     } catch (error) {
+      if (started >= 0) this.finish(started, 'touch', key, undefined, error);
       this.fail(error, 'touch', key);
       return false;
     }
@@ -288,9 +333,12 @@ export class Cache {
 
   /** Removes every key of this alias (and, for shared backends, only this alias's keys). */
   async clear(): Promise<void> {
+    const started = this.startTimer();
     try {
       await this.backend.clear();
+      if (started >= 0) this.finish(started, 'clear', '*');
     } catch (error) {
+      if (started >= 0) this.finish(started, 'clear', '*', undefined, error);
       this.fail(error, 'clear', '*');
     }
   }
@@ -300,8 +348,69 @@ export class Cache {
     await this.backend.close?.();
   }
 
+  /** The alias's counters since the process started (see `CacheStats`). */
   stats(): CacheStats {
-    return { ...this.counters };
+    return toStats(this.counters);
+  }
+
+  /**
+   * Counts a value answered past its freshness. For the stampede layer and the page cache.
+   * @internal
+   */
+  recordStaleServe(key: string, source: 'getOrSet' | 'page'): void {
+    this.counters.staleServes++;
+    if (staleChannel.hasSubscribers) staleChannel.publish({ alias: this.alias, key, source });
+  }
+
+  /**
+   * Counts a `getOrSet` that waited for another process's lease. For the stampede layer.
+   * @internal
+   */
+  recordLockWait(key: string, waitedMs: number): void {
+    this.counters.lockWaits++;
+    this.counters.lockWaitMs += waitedMs;
+    if (lockWaitChannel.hasSubscribers) lockWaitChannel.publish({ alias: this.alias, key, waitedMs });
+  }
+
+  /**
+   * Writes, reads back and deletes a reserved key straight on the backend: failures are thrown
+   * whatever `ignoreErrors` says, and nothing is counted. For the health indicator and the CLI.
+   * `readBack` is false for a store that keeps nothing (dummy) or dropped the key at once.
+   * @internal
+   */
+  async roundTrip(): Promise<{ readBack: boolean }> {
+    const made = this.makeKey(HEALTH_KEY);
+    const token = randomUUID();
+    await this.backend.set(made, token, HEALTH_TTL_MS);
+    const readBack = (await this.backend.get(made)) === token;
+    await this.backend.delete(made);
+    return { readBack };
+  }
+
+  /** When this call started, or -1 when neither `stats()` nor a diagnostics subscriber wants it timed. */
+  private startTimer(): number {
+    return this.measureLatency || commandChannel.hasSubscribers ? performance.now() : -1;
+  }
+
+  private finish(
+    started: number,
+    operation: string,
+    key: string | readonly string[],
+    hit?: boolean,
+    error?: unknown,
+  ): void {
+    const durationMs = performance.now() - started;
+    if (this.measureLatency) recordLatency(this.counters, durationMs);
+    if (commandChannel.hasSubscribers) {
+      commandChannel.publish({
+        alias: this.alias,
+        operation,
+        key: typeof key === 'string' ? key : key.join(', '),
+        hit,
+        durationMs,
+        error,
+      });
+    }
   }
 
   private validKey(key: string, version: number | undefined): string {

@@ -105,6 +105,7 @@ export class CachePageInterceptor implements NestInterceptor {
       if (computing !== undefined && page !== undefined) {
         // Another request is recomputing this page: the old one answers meanwhile.
         this.pageCache.answer(adapter, response, page, described, started, 'STALE');
+        cache.recordStaleServe(described.url, 'page');
         this.pageCache.markAnswered(response);
         return of(undefined);
       }

@@ -2,8 +2,8 @@ import { CacheConfigError } from '../core/errors.js';
 import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
 
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
-// `invalidation` is checked by resolveInvalidationOptions.
-const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation'];
+// `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions.
+const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation', 'metrics'];
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

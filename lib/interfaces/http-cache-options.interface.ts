@@ -1,3 +1,4 @@
+import type { CacheMetricsOptions } from '../observability/cache-metrics-options.interface.js';
 import type { InvalidationOptions } from '../invalidation/invalidation-options.interface.js';
 
 /**
@@ -33,4 +34,6 @@ export interface CacheModuleOptions {
    * DataSource unless told otherwise; `false` turns it off.
    */
   invalidation?: InvalidationOptions | false;
+  /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
+  metrics?: CacheMetricsOptions;
 }

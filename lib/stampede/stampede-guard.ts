@@ -91,15 +91,20 @@ export class StampedeGuard {
     const staleFor = now - envelope.freshUntil!;
     if (staleFor < plan.staleMs) {
       this.refreshInBackground(plan, envelope);
+      this.cache.recordStaleServe(key, 'getOrSet');
       return envelope.value;
     }
     const made = this.cache.makeKey(key, version);
-    if (this.backingOff(made, now)) return envelope.value;
+    if (this.backingOff(made, now)) {
+      this.cache.recordStaleServe(key, 'getOrSet');
+      return envelope.value;
+    }
     try {
       return await this.computeOnce(plan, envelope);
     } catch (error) {
       if (staleFor < plan.staleMs + plan.graceMs) {
         this.recordFailure(made, error);
+        this.cache.recordStaleServe(key, 'getOrSet');
         return envelope.value;
       }
       throw error;
@@ -152,11 +157,17 @@ export class StampedeGuard {
    */
   private async computeUnderLease<T>(plan: Plan<T>, stale: Envelope<T> | undefined): Promise<T> {
     const { ttlMs, waitMs } = plan.lock!;
-    const deadline = Date.now() + waitMs;
+    const startedAt = Date.now();
+    const deadline = startedAt + waitMs;
     let pollMs = FIRST_POLL_MS;
+    let waited = false;
+    const stopWaiting = () => {
+      if (waited) this.cache.recordLockWait(plan.key, Date.now() - startedAt);
+    };
     for (;;) {
       const lease = await Lease.take(this.leases, plan.key, plan.version, ttlMs);
       if (lease !== undefined) {
+        stopWaiting();
         try {
           // Re-read: the previous owner may have stored the value between our read and our lease.
           const current = await this.readUsable<T>(plan);
@@ -165,12 +176,23 @@ export class StampedeGuard {
           await lease.release();
         }
       }
-      if (stale !== undefined) return stale.value;
-      if (Date.now() + pollMs > deadline) return this.computeAndStore(plan);
+      if (stale !== undefined) {
+        // Another process holds the lease while the stale value may still be served (grace).
+        this.cache.recordStaleServe(plan.key, 'getOrSet');
+        return stale.value;
+      }
+      if (Date.now() + pollMs > deadline) {
+        stopWaiting();
+        return this.computeAndStore(plan);
+      }
+      waited = true;
       await sleep(pollMs, undefined, { ref: false });
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
       const current = await this.readUsable<T>(plan);
-      if (current !== MISS) return current;
+      if (current !== MISS) {
+        stopWaiting();
+        return current;
+      }
     }
   }
 
