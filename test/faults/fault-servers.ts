@@ -57,3 +57,23 @@ function accepts(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false));
   });
 }
+
+/**
+ * Polls a route until it is served from the cache again (the source not run; for a page, an
+ * `X-Cache: HIT`), for at most 15 s: caching must resume by itself once the store is back.
+ */
+export async function cachesAgain(
+  get: () => Promise<{ headers: Record<string, string | undefined> }>,
+  runs: () => number,
+  isPage: boolean,
+): Promise<boolean> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await get();
+    const runsBefore = runs();
+    const again = await get();
+    if (runs() === runsBefore && (!isPage || again.headers['x-cache'] === 'HIT')) return true;
+  }
+  return false;
+}

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { Cacheable, CacheModule, CachePage, Caches } from '../../lib/index.js';
 import { freePort } from '../support/addresses.js';
 import { ADAPTERS, startApp } from '../http/app/http-app.js';
-import { KillableServer } from './fault-servers.js';
+import { cachesAgain, KillableServer } from './fault-servers.js';
 
 // While the store of an alias is killed and started again under load: every request still
 // answers, from the source, within the command timeout plus the handler's own time; nothing
@@ -130,16 +130,13 @@ describe.each(cases)('on %s, with %s killed and restarted under load', (adapter,
 
       await server.start();
       const source = app.get(Source);
-      const deadline = Date.now() + 15_000;
-      let cachedAgain = false;
-      while (!cachedAgain && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 200));
-        await request(url).get(path).expect(200);
-        const runsBefore = source.runs;
-        const again = await request(url).get(path).expect(200);
-        cachedAgain = source.runs === runsBefore && (route !== 'page' || again.headers['x-cache'] === 'HIT');
-      }
-      expect(cachedAgain).toBe(true);
+      expect(
+        await cachesAgain(
+          () => request(url).get(path).expect(200),
+          () => source.runs,
+          route === 'page',
+        ),
+      ).toBe(true);
     },
     40_000,
   );

@@ -12,23 +12,11 @@ import {
   CACHE_STALE_CHANNEL,
   CacheModule,
   Caches,
-  type CacheBackend,
   type CacheCommandEvent,
   type CachesOptions,
 } from '../../lib/index.js';
 import { redisDb } from '../support/addresses.js';
-
-class UnreachableBackend implements CacheBackend {
-  private fail(): never {
-    throw new Error('connect ECONNREFUSED 127.0.0.1:1');
-  }
-  get = () => this.fail();
-  set = () => this.fail();
-  add = () => this.fail();
-  delete = () => this.fail();
-  touch = () => this.fail();
-  clear = () => this.fail();
-}
+import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 const opened: TestingModule[] = [];
 afterEach(async () => {
