@@ -78,7 +78,8 @@ export async function loadDataSource(path: string): Promise<DataSource> {
   return found;
 }
 
-function isDataSource(value: unknown): value is DataSource {
+/** A TypeORM DataSource, told by its shape: the app's typeorm may be another copy than ours. */
+export function isDataSource(value: unknown): value is DataSource {
   return (
     typeof value === 'object' &&
     value !== null &&

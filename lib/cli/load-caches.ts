@@ -2,11 +2,11 @@ import { Module, type INestApplicationContext, type Type } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { DataSource } from 'typeorm';
 import { CACHES_CONFIG } from '../cache.constants.js';
 import { CacheModule } from '../cache.module.js';
 import { Caches } from '../caches.js';
 import type { CachesOptions, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import { isDataSource } from './createcachetable.command.js';
 
 export const CONFIG_OPTIONS_USAGE = `  --config, -c <file>        a module exporting the caches object CacheModule.forRoot() takes
                              (default export, or named caches), and for database aliases a
@@ -114,13 +114,4 @@ async function loaded(app: INestApplicationContext, after: () => Promise<void>):
 
 async function importFile(path: string): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(resolve(path)).href)) as Record<string, unknown>;
-}
-
-function isDataSource(value: unknown): value is DataSource {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as DataSource).initialize === 'function' &&
-    typeof (value as DataSource).driver === 'object'
-  );
 }

@@ -1,19 +1,17 @@
 import 'reflect-metadata';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Test } from '@nestjs/testing';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { DataSource } from 'typeorm';
+import { cli } from '../support/run-cli.js';
 import { CacheModule, Caches, type CachesOptions } from '../../lib/index.js';
 import { freePort, redisDb } from '../support/addresses.js';
 
-const exec = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'nestjs-caches-cli-cmd-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -21,21 +19,6 @@ const requireHere = createRequire(import.meta.url);
 const typeormUrl = pathToFileURL(requireHere.resolve('typeorm')).href;
 const commonUrl = pathToFileURL(requireHere.resolve('@nestjs/common')).href;
 const libUrl = pathToFileURL(resolve('lib/index.ts')).href;
-
-/** Runs the CLI from its TypeScript sources in a real child process, as createcachetable.spec.ts does. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(
-      process.execPath,
-      ['--import', './test/support/register-ts.mjs', 'lib/cli/main.ts', ...args],
-      { cwd: process.cwd() },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
-}
 
 /** Writes a config module (as an app would keep next to its AppModule) and returns its path. */
 function configFile(source: string): string {

@@ -1,14 +1,12 @@
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { promisify } from 'node:util';
 import { DataSource } from 'typeorm';
+import { cli } from '../support/run-cli.js';
 
-const exec = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'nestjs-caches-cli-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -25,21 +23,6 @@ function project(exportLine: string): { dataSourceFile: string; database: string
     `import { DataSource } from '${typeormUrl}';\n${exportLine.replace('$DS', `new DataSource({ type: 'better-sqlite3', database: ${JSON.stringify(database)} })`)}\n`,
   );
   return { dataSourceFile, database };
-}
-
-/** Runs the CLI from its TypeScript sources in a real child process. */
-async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await exec(
-      process.execPath,
-      ['--import', './test/support/register-ts.mjs', 'lib/cli/main.ts', ...args],
-      { cwd: process.cwd() },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code: number; stdout: string; stderr: string };
-    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-  }
 }
 
 /** Runs queries on the SQLite file the CLI wrote, through a DataSource of the test's own. */
