@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import memjs from 'memjs';
 import type { Socket } from 'node:net';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
@@ -142,7 +143,7 @@ export class MemcachedBackend implements CacheBackend {
       if (current === MISS) return MISS;
       if (typeof current === 'number' || typeof current === 'bigint') {
         throw new CacheValueError(
-          `Cannot increment key '${key}': its value ${String(current)} is not a non-negative integer, the only numbers memcached increments.`,
+          `Cannot increment key '${key}': its value ${describeValue(current)} is not a non-negative integer, the only numbers memcached increments.`,
         );
       }
       throw new CacheValueError(
@@ -327,7 +328,9 @@ function serverList(entry: ResolvedCacheEntry): string[] {
 function booleanOption(entry: ResolvedCacheEntry, name: string): boolean {
   const value = entry.options[name] ?? false;
   if (typeof value !== 'boolean') {
-    throw new CacheConfigError(`caches.${entry.alias}.options.${name} must be true or false; got ${String(value)}.`);
+    throw new CacheConfigError(
+      `caches.${entry.alias}.options.${name} must be true or false; got ${describeValue(value)}.`,
+    );
   }
   return value;
 }

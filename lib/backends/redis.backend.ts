@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
@@ -42,7 +43,7 @@ export function createRedisBackend(entry: ResolvedCacheEntry, _context?: Backend
   const { clearAll = false, redisOptions = {} } = entry.options as { clearAll?: unknown; redisOptions?: unknown };
   if (typeof clearAll !== 'boolean') {
     throw new CacheConfigError(
-      `caches.${entry.alias}.options.clearAll must be true or false; got ${String(clearAll)}.`,
+      `caches.${entry.alias}.options.clearAll must be true or false; got ${describeValue(clearAll)}.`,
     );
   }
   if (typeof redisOptions !== 'object' || redisOptions === null) {

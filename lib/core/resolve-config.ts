@@ -1,3 +1,4 @@
+import { describeValue } from './describe-value.js';
 import type { CacheEntryOptions, CachesOptions, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { parseCacheUrl } from './cache-url.js';
 import { DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerSettings } from './circuit-breaker.js';
@@ -41,7 +42,7 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   const field = (name: string) => `caches.${alias}.${name}`;
   if (entry === null || typeof entry !== 'object') {
     throw new CacheConfigError(
-      `caches.${alias} must be an object like { backend: 'locmem' } or a cache URL; got ${String(entry)}.`,
+      `caches.${alias} must be an object like { backend: 'locmem' } or a cache URL; got ${describeValue(entry)}.`,
     );
   }
   for (const name of Object.keys(entry)) {
@@ -54,18 +55,18 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   const { backend } = entry;
   if (typeof backend !== 'function' && !(BUILT_IN_BACKENDS as readonly string[]).includes(backend)) {
     throw new CacheConfigError(
-      `${field('backend')}: unknown backend '${String(backend)}'; use one of ${BUILT_IN_BACKENDS.join(', ')} or a class implementing CacheBackend.`,
+      `${field('backend')}: unknown backend ${describeValue(backend)}; use one of ${BUILT_IN_BACKENDS.join(', ')} or a class implementing CacheBackend.`,
     );
   }
   const timeout = entry.timeout === undefined ? 300 : entry.timeout;
   if (timeout !== null && (typeof timeout !== 'number' || Number.isNaN(timeout))) {
     throw new CacheConfigError(
-      `${field('timeout')} must be a number of seconds or null (never expire); got ${String(timeout)}.`,
+      `${field('timeout')} must be a number of seconds or null (never expire); got ${describeValue(timeout)}.`,
     );
   }
   const version = entry.version ?? 1;
   if (!Number.isInteger(version))
-    throw new CacheConfigError(`${field('version')} must be an integer; got ${String(version)}.`);
+    throw new CacheConfigError(`${field('version')} must be an integer; got ${describeValue(version)}.`);
   const keyPrefix = entry.keyPrefix ?? '';
   if (typeof keyPrefix !== 'string')
     throw new CacheConfigError(`${field('keyPrefix')} must be a string; got ${typeof keyPrefix}.`);
@@ -82,7 +83,7 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   const commandTimeoutMs = entry.commandTimeoutMs ?? 500;
   if (typeof commandTimeoutMs !== 'number' || !(commandTimeoutMs > 0) || !Number.isFinite(commandTimeoutMs)) {
     throw new CacheConfigError(
-      `${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${String(commandTimeoutMs)}.`,
+      `${field('commandTimeoutMs')} must be a positive number of milliseconds; got ${describeValue(commandTimeoutMs)}.`,
     );
   }
   const circuitBreaker = resolveCircuitBreaker(entry.circuitBreaker, field('circuitBreaker'));
@@ -120,7 +121,7 @@ function resolveCircuitBreaker(
   if (given === false) return false;
   if (given === undefined) return DEFAULT_CIRCUIT_BREAKER;
   if (given === null || typeof given !== 'object') {
-    throw new CacheConfigError(`${field} must be false or { failures, breakSeconds }; got ${String(given)}.`);
+    throw new CacheConfigError(`${field} must be false or { failures, breakSeconds }; got ${describeValue(given)}.`);
   }
   for (const name of Object.keys(given)) {
     if (name !== 'failures' && name !== 'breakSeconds') {
@@ -129,10 +130,12 @@ function resolveCircuitBreaker(
   }
   const { failures = DEFAULT_CIRCUIT_BREAKER.failures, breakSeconds = DEFAULT_CIRCUIT_BREAKER.breakSeconds } = given;
   if (!Number.isInteger(failures) || failures < 1) {
-    throw new CacheConfigError(`${field}.failures must be a whole number >= 1; got ${String(failures)}.`);
+    throw new CacheConfigError(`${field}.failures must be a whole number >= 1; got ${describeValue(failures)}.`);
   }
   if (typeof breakSeconds !== 'number' || !Number.isFinite(breakSeconds) || breakSeconds <= 0) {
-    throw new CacheConfigError(`${field}.breakSeconds must be a number of seconds > 0; got ${String(breakSeconds)}.`);
+    throw new CacheConfigError(
+      `${field}.breakSeconds must be a number of seconds > 0; got ${describeValue(breakSeconds)}.`,
+    );
   }
   return { failures, breakSeconds };
 }
@@ -142,7 +145,7 @@ export function integerOption(entry: ResolvedCacheEntry, name: string, fallback:
   const value = entry.options[name] ?? fallback;
   if (!Number.isInteger(value) || (value as number) < minimum) {
     throw new CacheConfigError(
-      `caches.${entry.alias}.options.${name} must be an integer of at least ${minimum}; got ${String(value)}.`,
+      `caches.${entry.alias}.options.${name} must be an integer of at least ${minimum}; got ${describeValue(value)}.`,
     );
   }
   return value as number;

@@ -1,3 +1,4 @@
+import { describeValue } from './describe-value.js';
 import { CacheValueError } from './errors.js';
 
 /**
@@ -15,7 +16,7 @@ export function toTtlMs(timeout: TimeoutSeconds | undefined, aliasDefault: Timeo
   if (seconds === null || seconds === Infinity) return null;
   if (typeof seconds !== 'number' || Number.isNaN(seconds)) {
     throw new CacheValueError(
-      `Timeout must be a number of seconds, null (never expire) or undefined (the alias default); got ${describe(seconds)}.`,
+      `Timeout must be a number of seconds, null (never expire) or undefined (the alias default); got ${describeValue(seconds)}.`,
     );
   }
   return seconds * 1000;
@@ -24,8 +25,4 @@ export function toTtlMs(timeout: TimeoutSeconds | undefined, aliasDefault: Timeo
 /** The absolute expiry (epoch ms) of a lifetime, `null` for never. */
 export function expiryOf(ttlMs: TtlMs, now = Date.now()): number | null {
   return ttlMs === null ? null : now + ttlMs;
-}
-
-function describe(value: unknown): string {
-  return typeof value === 'string' ? `'${value}'` : String(value);
 }

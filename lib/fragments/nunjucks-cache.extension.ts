@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import type { Caches } from '../caches.js';
 import { FragmentCache } from './fragment-cache.js';
 
@@ -139,5 +140,5 @@ function isKeywordNode(node: unknown): boolean {
 }
 
 function describe(value: unknown): string {
-  return typeof value === 'string' ? `"${value}"` : String(value);
+  return typeof value === 'string' ? `"${value}"` : describeValue(value);
 }

@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkDependencies, type Dependency } from '../invalidation/dependencies.js';
@@ -42,13 +43,13 @@ type CacheDecorator = ClassDecorator & MethodDecorator;
 export function CachePage(timeout: number, options: CachePageOptions = {}): CacheDecorator {
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout < 0) {
     throw new CacheConfigError(
-      `@CachePage(timeout) takes a number of seconds >= 0; got ${String(timeout)}. Use @NeverCache() to keep nothing.`,
+      `@CachePage(timeout) takes a number of seconds >= 0; got ${describeValue(timeout)}. Use @NeverCache() to keep nothing.`,
     );
   }
   const staleWhileRevalidate = options.staleWhileRevalidate ?? 0;
   if (typeof staleWhileRevalidate !== 'number' || !Number.isFinite(staleWhileRevalidate) || staleWhileRevalidate < 0) {
     throw new CacheConfigError(
-      `@CachePage's staleWhileRevalidate takes a number of seconds >= 0; got ${String(staleWhileRevalidate)}.`,
+      `@CachePage's staleWhileRevalidate takes a number of seconds >= 0; got ${describeValue(staleWhileRevalidate)}.`,
     );
   }
   const dependsOn = checkDependencies(options.dependsOn, '@CachePage');

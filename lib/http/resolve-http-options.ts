@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
 
@@ -14,7 +15,7 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
   const { site, statusHeader } = given;
   if (statusHeader !== undefined && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) {
     throw new CacheConfigError(
-      `statusHeader must be an HTTP header name such as 'X-Cache'; got ${String(statusHeader)}.`,
+      `statusHeader must be an HTTP header name such as 'X-Cache'; got ${describeValue(statusHeader)}.`,
     );
   }
   if (
@@ -22,32 +23,32 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
     !(Array.isArray(given.allowedHosts) && given.allowedHosts.every((host) => typeof host === 'string' && host !== ''))
   ) {
     throw new CacheConfigError(
-      `allowedHosts must be a list of host names such as ['example.com', '.example.com']; got ${String(given.allowedHosts)}.`,
+      `allowedHosts must be a list of host names such as ['example.com', '.example.com']; got ${describeValue(given.allowedHosts)}.`,
     );
   }
   if (site !== undefined) {
     if (site === null || typeof site !== 'object') {
       throw new CacheConfigError(
-        `site must be an object such as { cache: 'default', timeout: 600 }; got ${String(site)}.`,
+        `site must be an object such as { cache: 'default', timeout: 600 }; got ${describeValue(site)}.`,
       );
     }
     unknownFields(site, SITE_FIELDS, 'site');
     const { timeout, cache, keyPrefix, staleWhileRevalidate } = site;
     if (timeout !== undefined && !isSeconds(timeout)) {
       throw new CacheConfigError(
-        `site.timeout must be a number of seconds >= 0, or left out to follow max-age; got ${String(timeout)}.`,
+        `site.timeout must be a number of seconds >= 0, or left out to follow max-age; got ${describeValue(timeout)}.`,
       );
     }
     if (staleWhileRevalidate !== undefined && !isSeconds(staleWhileRevalidate)) {
       throw new CacheConfigError(
-        `site.staleWhileRevalidate must be a number of seconds >= 0; got ${String(staleWhileRevalidate)}.`,
+        `site.staleWhileRevalidate must be a number of seconds >= 0; got ${describeValue(staleWhileRevalidate)}.`,
       );
     }
     if (cache !== undefined && (typeof cache !== 'string' || cache === '')) {
-      throw new CacheConfigError(`site.cache must name a cache alias; got ${String(cache)}.`);
+      throw new CacheConfigError(`site.cache must name a cache alias; got ${describeValue(cache)}.`);
     }
     if (keyPrefix !== undefined && typeof keyPrefix !== 'string') {
-      throw new CacheConfigError(`site.keyPrefix must be a string; got ${String(keyPrefix)}.`);
+      throw new CacheConfigError(`site.keyPrefix must be a string; got ${describeValue(keyPrefix)}.`);
     }
   }
   return given;

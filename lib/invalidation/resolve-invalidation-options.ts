@@ -1,3 +1,4 @@
+import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import type { InvalidationOptions, ResolvedInvalidationOptions } from './invalidation-options.interface.js';
 
@@ -10,7 +11,7 @@ export function resolveInvalidationOptions(value: unknown): ResolvedInvalidation
   if (value === false) return false;
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new CacheConfigError(
-      `invalidation must be false (off) or an object such as { dataSources: ['default'] }; got ${String(value)}.`,
+      `invalidation must be false (off) or an object such as { dataSources: ['default'] }; got ${describeValue(value)}.`,
     );
   }
   for (const name of Object.keys(value)) {

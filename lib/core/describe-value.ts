@@ -1,0 +1,13 @@
+import { inspect } from 'node:util';
+
+const MAX_LENGTH = 120;
+
+/**
+ * A value as an error message shows it. `String(value)` is not enough: it throws for objects whose
+ * `toString` is not a function, and says only `[object Object]` for the rest.
+ */
+export function describeValue(value: unknown): string {
+  const shown =
+    typeof value === 'string' ? `'${value}'` : inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5 });
+  return shown.length > MAX_LENGTH ? `${shown.slice(0, MAX_LENGTH)}…` : shown;
+}
