@@ -134,12 +134,21 @@ export class FileSystemBackend implements CacheBackend {
     return stored;
   }
 
+  /**
+   * Replaces the key's file. When that fails (a full disk, a read-only directory), the old file is
+   * removed if it can be, so that a failed write never leaves the previous value readable as if
+   * it were current: callers that ignore errors then see a miss, not stale data.
+   */
   private async write(key: string, expiresAt: number, payload: Buffer): Promise<void> {
-    const temp = await this.writeTemp(key, expiresAt, payload);
+    const target = this.pathOf(key);
     try {
-      await rename(temp, this.pathOf(key));
+      const temp = await this.writeTemp(key, expiresAt, payload);
+      await rename(temp, target).catch(async (error: unknown) => {
+        await unlink(temp).catch(() => undefined);
+        throw error;
+      });
     } catch (error) {
-      await unlink(temp).catch(() => undefined);
+      await unlink(target).catch(() => undefined);
       throw error;
     }
   }
@@ -149,11 +158,11 @@ export class FileSystemBackend implements CacheBackend {
     const temp = join(this.directory, `${randomBytes(12).toString('hex')}${TEMP_EXTENSION}`);
     const contents = serializeFile(key, expiresAt, payload);
     try {
-      await writeFile(temp, contents, { mode: 0o600 });
+      await writeWhole(temp, contents);
     } catch (error) {
       if (code(error) !== 'ENOENT') throw error;
       await mkdir(this.directory, { recursive: true, mode: 0o700 });
-      await writeFile(temp, contents, { mode: 0o600 });
+      await writeWhole(temp, contents);
     }
     return temp;
   }
@@ -200,6 +209,16 @@ function parse(bytes: Buffer, key: string): StoredFile | undefined {
   const payloadStart = HEADER_BYTES + keyLength;
   if (bytes.length < payloadStart || bytes.toString('utf8', HEADER_BYTES, payloadStart) !== key) return undefined;
   return { expiresAt, payload: bytes.subarray(payloadStart) };
+}
+
+/** Writes a file, or leaves none: a write cut short (ENOSPC part-way) removes what it wrote. */
+async function writeWhole(path: string, contents: Buffer): Promise<void> {
+  try {
+    await writeFile(path, contents, { mode: 0o600 });
+  } catch (error) {
+    await unlink(path).catch(() => undefined);
+    throw error;
+  }
 }
 
 async function removeFile(path: string): Promise<boolean> {

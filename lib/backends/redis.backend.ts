@@ -149,11 +149,12 @@ export class RedisBackend implements CacheBackend {
   }
 
   /**
-   * Waits for the connection at bootstrap, at most the command timeout: the offline queue is
-   * off, so commands sent before the connection is ready would fail, but a server that is down
-   * must not hold the application's boot.
+   * Waits for the first connection, at most the command timeout (or 1 s). Called while the
+   * module is built, so that other providers' `onModuleInit` (a seeder whose writes invalidate,
+   * a cache warmer) find it connected: the offline queue is off, and commands sent before the
+   * connection is ready would fail. A server that is down must not hold the boot any longer.
    */
-  async init(): Promise<void> {
+  async connected(): Promise<void> {
     if (this.client.status === 'ready') return;
     await new Promise<void>((resolve) => {
       const done = () => {

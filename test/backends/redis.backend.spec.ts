@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
@@ -96,7 +97,7 @@ describe('redis backend (one server)', () => {
     const backend = (await import('../../lib/backends/redis.backend.js')).createRedisBackend(
       resolvedEntry('direct', { backend: 'redis', location: redisUrl }),
     );
-    await backend.init();
+    await backend.connected();
     await backend.set('direct:ttl', 'v', 10_000);
     const found = await backend.getWithTtl('direct:ttl');
     expect(found).toEqual({ value: 'v', ttlMs: expect.any(Number) });
@@ -105,6 +106,26 @@ describe('redis backend (one server)', () => {
     expect(await backend.getWithTtl('direct:forever')).toEqual({ value: 'v', ttlMs: null });
     await backend.deleteMany(['direct:ttl', 'direct:forever']);
     await backend.close();
+  });
+
+  it("is connected by the time other providers' onModuleInit runs (a seeder whose writes invalidate)", async () => {
+    const written: unknown[] = [];
+    @Injectable()
+    class Warmer implements OnModuleInit {
+      constructor(private readonly caches: Caches) {}
+      async onModuleInit() {
+        await this.caches.get('default').set('spec-warm:key', 'warm');
+        written.push(await this.caches.get('default').get('spec-warm:key'));
+      }
+    }
+    const warmed = await Test.createTestingModule({
+      imports: [CacheModule.forRoot({ default: { backend: 'redis', location: redisUrl } })],
+      providers: [Warmer],
+    }).compile();
+    await warmed.init();
+    expect(written).toEqual(['warm']);
+    await warmed.get(Caches).get('default').delete('spec-warm:key');
+    await warmed.close();
   });
 });
 

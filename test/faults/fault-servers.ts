@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
+import request from 'supertest';
 
 /**
  * A redis-server or memcached of one test's own, on a fixed port, that the test kills and starts
@@ -64,16 +65,41 @@ function accepts(port: number): Promise<boolean> {
  */
 export async function cachesAgain(
   get: () => Promise<{ headers: Record<string, string | undefined> }>,
-  runs: () => number,
+  runs: () => number | Promise<number>,
   isPage: boolean,
 ): Promise<boolean> {
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 200));
     await get();
-    const runsBefore = runs();
+    const runsBefore = await runs();
     const again = await get();
-    if (runs() === runsBefore && (!isPage || again.headers['x-cache'] === 'HIT')) return true;
+    if ((await runs()) === runsBefore && (!isPage || again.headers['x-cache'] === 'HIT')) return true;
   }
   return false;
+}
+
+/**
+ * `load` requests at a time, for `ms`, each to the path `path()` gives: every status and the
+ * slowest answer, for tests that every request answers within a bound during a fault.
+ */
+export async function answersUnderLoad(
+  url: string,
+  path: () => string,
+  ms: number,
+  load: number,
+): Promise<{ statuses: number[]; slowestMs: number }> {
+  const statuses: number[] = [];
+  let slowestMs = 0;
+  const deadline = Date.now() + ms;
+  const worker = async () => {
+    while (Date.now() < deadline) {
+      const started = performance.now();
+      const response = await request(url).get(path()).timeout(5_000);
+      slowestMs = Math.max(slowestMs, performance.now() - started);
+      statuses.push(response.status);
+    }
+  };
+  await Promise.all(Array.from({ length: load }, worker));
+  return { statuses, slowestMs };
 }

@@ -5,7 +5,7 @@ import request from 'supertest';
 import { Cacheable, CacheModule, CachePage, Caches } from '../../lib/index.js';
 import { freePort } from '../support/addresses.js';
 import { ADAPTERS, startApp } from '../http/app/http-app.js';
-import { cachesAgain, KillableServer } from './fault-servers.js';
+import { answersUnderLoad, cachesAgain, KillableServer } from './fault-servers.js';
 
 // While the store of an alias is killed and started again under load: every request still
 // answers, from the source, within the command timeout plus the handler's own time; nothing
@@ -97,23 +97,6 @@ describe.each(cases)('on %s, with %s killed and restarted under load', (adapter,
     await server?.kill();
   });
 
-  /** LOAD requests at a time for `ms`: every one must answer 200 within the bound. */
-  async function underLoad(path: string, ms: number): Promise<{ statuses: number[]; slowestMs: number }> {
-    const statuses: number[] = [];
-    let slowestMs = 0;
-    const deadline = Date.now() + ms;
-    const worker = async () => {
-      while (Date.now() < deadline) {
-        const started = performance.now();
-        const response = await request(url).get(path).timeout(5_000);
-        slowestMs = Math.max(slowestMs, performance.now() - started);
-        statuses.push(response.status);
-      }
-    };
-    await Promise.all(Array.from({ length: LOAD }, worker));
-    return { statuses, slowestMs };
-  }
-
   it.each(['page', 'method', 'tiered'])(
     '/faults/%s answers throughout, and caches again after',
     async (route) => {
@@ -122,7 +105,7 @@ describe.each(cases)('on %s, with %s killed and restarted under load', (adapter,
       await request(url).get(path).expect(200);
       await server.kill();
       if (route === 'tiered') await app.get(Caches).get('l1').clear(); // reads must go down to the dead tier
-      const during = await underLoad(path, 1_000);
+      const during = await answersUnderLoad(url, () => path, 1_000, LOAD);
       expect(during.statuses.length).toBeGreaterThan(LOAD);
       expect(new Set(during.statuses)).toEqual(new Set([200]));
       // A request waits for at most one command timeout per store call, plus the handler.

@@ -30,7 +30,7 @@ describe('the lease on redis', () => {
 
   it('is released only by its owner, atomically (compare-and-delete)', async () => {
     const backend = createRedisBackend(resolvedEntry('locks', { backend: 'redis', location: redisDb(6) }));
-    await backend.init();
+    await backend.connected();
     const key = `lease-${process.pid}-${Date.now()}`;
     expect(await backend.add(key, 'owner-token', 10_000)).toBe(true);
     expect(await backend.deleteIfEquals(key, 'someone-else')).toBe(false);
