@@ -1,4 +1,5 @@
 import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
+import { CallDeadlines } from './call-deadlines.js';
 import { CacheError, CacheBackendError } from './errors.js';
 
 /** When a backend's circuit opens, and for how long. */
@@ -50,6 +51,7 @@ export function withCircuitBreaker(
   let failuresInARow = 0;
   let openUntil = 0;
   const breakMs = settings.breakSeconds * 1000;
+  const deadlines = timeoutMs === undefined ? undefined : new CallDeadlines(timeoutMs, alias);
   const succeeded = <T>(value: T): T => {
     failuresInARow = 0;
     return value;
@@ -79,7 +81,7 @@ export function withCircuitBreaker(
         return failed(error);
       }
       if (!(result instanceof Promise)) return succeeded(result);
-      return (timeoutMs === undefined ? result : withDeadline(result, timeoutMs, alias)).then(succeeded, failed);
+      return (deadlines === undefined ? result : deadlines.race(result)).then(succeeded, failed);
     };
   // A plain object, not a Proxy: its methods are found as fast as the backend's own. Every method
   // is bound to the backend, so that state a backend keeps on `this` stays on the backend.
@@ -106,18 +108,4 @@ function methodNames(object: object): Set<string> {
     }
   }
   return names;
-}
-
-/**
- * The call's result, or a rejection once `ms` have passed: for stores whose client has no command
- * timeout of its own (a database pool, the filesystem), so that one that hangs fails like one
- * that is down. The call itself goes on; its late result is dropped.
- */
-function withDeadline<T>(call: Promise<T>, ms: number, alias: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms (commandTimeoutMs of cache '${alias}')`)), ms);
-    timer.unref();
-  });
-  return Promise.race([call, deadline]).finally(() => clearTimeout(timer));
 }

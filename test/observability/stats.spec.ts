@@ -81,6 +81,27 @@ describe('stats()', () => {
     await redis.clear();
   });
 
+  it('counts a tiered read answered from L1 as 0 ms, and times one that goes down to redis', async () => {
+    const caches = await boot({
+      default: { backend: 'locmem', location: 'stats-l1' },
+      redis: { backend: 'redis', location: redisDb(7), keyPrefix: 'obs-tiered' },
+      tiered: { backend: 'tiered', tiers: ['default', 'redis'] },
+    });
+    const tiered = caches.get('tiered');
+    await tiered.set('k', 1); // timed: a write goes through to redis
+    const afterSet = tiered.stats().latency.totalMs;
+    await tiered.get('k'); // an L1 hit: counted, without reading the clock
+    expect(tiered.stats().latency.count).toBe(2);
+    const afterHit = tiered.stats().latency.totalMs;
+    expect(afterHit).toBe(afterSet);
+    await caches.default.delete('k');
+    expect(await tiered.get('k')).toBe(1); // down to redis
+    const { latency } = tiered.stats();
+    expect(latency.count).toBe(3);
+    expect(latency.totalMs).toBeGreaterThan(afterHit);
+    await caches.get('redis').clear();
+  });
+
   it('counts values served stale by stale-while-revalidate', async () => {
     const cache = (await boot({ default: { backend: 'locmem', location: 'stats-stale' } })).default;
     let runs = 0;
