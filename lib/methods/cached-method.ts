@@ -33,7 +33,8 @@ export interface CachedMethodContext {
 interface Resolved<O> {
   options: O;
   cache: Cache;
-  keyOf: (args: unknown[]) => string;
+  /** `undefined`: the call leaves the cache alone (`vary` knows no caller). */
+  keyOf: (args: unknown[]) => string | undefined;
   timeout: TimeoutSeconds | undefined;
 }
 
@@ -53,7 +54,10 @@ export function buildCachedMethod(
     return {
       options,
       cache,
-      keyOf: compileMethodKey(options.key, context.className, context.methodName, makeKey),
+      keyOf: compileMethodKey(
+        { key: options.key, vary: options.vary, className: context.className, methodName: context.methodName },
+        makeKey,
+      ),
       timeout: ownTimeout !== undefined ? ownTimeout : context.classDefaults.timeout,
     };
   };
@@ -86,13 +90,16 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
   const { instance, original } = context;
   const lookup = cachedLookup(resolved, context);
   if (dependsOn === undefined || dependsOn.length === 0) {
-    return (args) =>
-      condition !== undefined && !condition(args) ? original.apply(instance, args) : lookup(keyOf(args), args);
+    return (args) => {
+      const key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
+      return key === undefined ? original.apply(instance, args) : lookup(key, args);
+    };
   }
   // The generations are read before the method runs: a result computed from rows that change
   // meanwhile is stored under the old generations, which no later call reads.
   return async (args) => {
-    if (condition !== undefined && !condition(args)) return original.apply(instance, args);
+    const key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
+    if (key === undefined) return original.apply(instance, args);
     let part: string;
     try {
       part = await versionedKeyPart(cache, dependsOn, args, timeout);
@@ -100,7 +107,7 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
       if (!(error instanceof CacheBackendError)) throw error;
       return original.apply(instance, args);
     }
-    return lookup(withGenerations(cache, keyOf(args), part), args);
+    return lookup(withGenerations(cache, key, part), args);
   };
 }
 
@@ -158,12 +165,15 @@ function cachedLookup(
 async function store({ options, cache, keyOf, timeout }: Resolved<CachePutOptions>, result: unknown, args: unknown[]) {
   if (options.condition !== undefined && !options.condition(args)) return;
   if (options.unless?.(result, args)) return;
-  await failOpen(cache.set(keyOf(args), result, timeout));
+  const key = keyOf(args);
+  if (key !== undefined) await failOpen(cache.set(key, result, timeout));
 }
 
 async function evict({ options, cache, keyOf }: Resolved<CacheEvictOptions>, args: unknown[]) {
   if (options.condition !== undefined && !options.condition(args)) return;
-  await failOpen(options.allEntries ? cache.clear() : cache.delete(keyOf(args)));
+  if (options.allEntries) return failOpen(cache.clear());
+  const key = keyOf(args);
+  if (key !== undefined) await failOpen(cache.delete(key));
 }
 
 async function failOpen(operation: Promise<unknown>): Promise<void> {

@@ -15,6 +15,14 @@ interface MethodCacheOperationOptions {
   key?: MethodCacheKey;
   /** Checked before the call: `false` leaves the cache alone. */
   condition?: (args: any[]) => boolean;
+  /**
+   * Whom the result is for, when the arguments do not say: a user id, a tenant, a locale, read
+   * from the arguments or from a request context (AsyncLocalStorage). Its value is hashed into
+   * the key, so each caller has an entry of their own. `undefined` (no one known) leaves the
+   * cache alone: the method runs and nothing is stored, so a missing identity never shares one
+   * caller's result with another; return `null` for an entry every unidentified caller shares.
+   */
+  vary?: (args: any[]) => unknown;
 }
 
 /** `@Cacheable` options: the stampede layers of `getOrSet` included. */
