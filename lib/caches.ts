@@ -49,6 +49,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     };
     const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
     for (const entry of ordered) backends.set(entry.alias, guarded(entry, await createBackend(entry, context)));
+    await Promise.all([...backends.values()].map((backend) => backend.connected?.()));
     const byAlias = new Map(
       entries.map((entry) => [
         entry.alias,

@@ -31,11 +31,8 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
     case 'dummy':
       checkOptionNames(entry, []);
       return new DummyBackend();
-    case 'redis': {
-      const backend = (await import('./redis.backend.js')).createRedisBackend(entry, context);
-      await backend.connected();
-      return backend;
-    }
+    case 'redis':
+      return (await import('./redis.backend.js')).createRedisBackend(entry, context);
     case 'memcached':
       return (await import('./memcached.backend.js')).createMemcachedBackend(entry, context);
     case 'database':

@@ -51,14 +51,14 @@ export class FileSystemBackend implements CacheBackend {
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
     const payload = encodeValue(value, key);
     await this.cull();
-    await this.write(key, expiryOf(ttlMs), payload);
+    await this.replace(key, expiryOf(ttlMs), payload);
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
     const payloads = entries.map(([key, value]) => [key, encodeValue(value, key)] as const);
     await this.cull();
     const expiresAt = expiryOf(ttlMs);
-    await Promise.all(payloads.map(([key, payload]) => this.write(key, expiresAt, payload)));
+    await Promise.all(payloads.map(([key, payload]) => this.replace(key, expiresAt, payload)));
     return [];
   }
 
@@ -135,22 +135,27 @@ export class FileSystemBackend implements CacheBackend {
   }
 
   /**
-   * Replaces the key's file. When that fails (a full disk, a read-only directory), the old file is
-   * removed if it can be, so that a failed write never leaves the previous value readable as if
-   * it were current: callers that ignore errors then see a miss, not stale data.
+   * A new value's write. When it fails (a full disk), the key's old file is removed too, so that
+   * the value the caller meant to replace is not read afterwards as if it were current (callers
+   * that ignore errors see a miss). A read-only directory lets nothing be removed: there the old
+   * value stays until it expires.
    */
-  private async write(key: string, expiresAt: number, payload: Buffer): Promise<void> {
-    const target = this.pathOf(key);
+  private async replace(key: string, expiresAt: number, payload: Buffer): Promise<void> {
     try {
-      const temp = await this.writeTemp(key, expiresAt, payload);
-      await rename(temp, target).catch(async (error: unknown) => {
-        await unlink(temp).catch(() => undefined);
-        throw error;
-      });
+      await this.write(key, expiresAt, payload);
     } catch (error) {
-      await unlink(target).catch(() => undefined);
+      await unlink(this.pathOf(key)).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Renames a complete temporary file over the key's file: readers see the old file or the new one. */
+  private async write(key: string, expiresAt: number, payload: Buffer): Promise<void> {
+    const temp = await this.writeTemp(key, expiresAt, payload);
+    await rename(temp, this.pathOf(key)).catch(async (error: unknown) => {
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    });
   }
 
   /** Writes a complete file under a unique temporary name, creating the directory if needed. */

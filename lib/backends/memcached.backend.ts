@@ -1,6 +1,6 @@
-import { describeValue } from '../core/describe-value.js';
 import memjs from 'memjs';
 import type { Socket } from 'node:net';
+import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';

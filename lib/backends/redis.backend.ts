@@ -1,6 +1,6 @@
-import { describeValue } from '../core/describe-value.js';
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
+import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { clearPatternOf } from '../core/keys.js';
 import { checkOptionNames } from '../core/resolve-config.js';

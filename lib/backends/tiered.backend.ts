@@ -101,7 +101,7 @@ export class TieredBackend implements CacheBackend {
     settings.bus?.onInvalidate((keys) => this.dropUpper(keys));
   }
 
-  async init(): Promise<void> {
+  async connected(): Promise<void> {
     await this.settings.bus?.init();
   }
 

@@ -34,7 +34,7 @@ export class CallDeadlines {
 
   race<T>(call: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: PendingCall = { expiresAt: Date.now() + this.ms, reject };
+      const entry: PendingCall = { expiresAt: performance.now() + this.ms, reject };
       this.pending.add(entry);
       this.sweeper ??= setInterval(() => this.sweep(), Math.max(this.ms / 4, 1)).unref();
       call.then(
@@ -56,7 +56,7 @@ export class CallDeadlines {
       this.sweeper = undefined;
       return;
     }
-    const now = Date.now();
+    const now = performance.now();
     for (const entry of this.pending) {
       if (entry.expiresAt > now) continue;
       this.pending.delete(entry);

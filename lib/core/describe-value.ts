@@ -7,7 +7,12 @@ const MAX_LENGTH = 120;
  * `toString` is not a function, and says only `[object Object]` for the rest.
  */
 export function describeValue(value: unknown): string {
-  const shown =
-    typeof value === 'string' ? `'${value}'` : inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5 });
+  let shown: string;
+  try {
+    shown =
+      typeof value === 'string' ? `'${value}'` : inspect(value, { depth: 1, breakLength: Infinity, maxArrayLength: 5 });
+  } catch {
+    shown = `a value of type ${typeof value} that cannot be shown`; // a throwing util.inspect.custom
+  }
   return shown.length > MAX_LENGTH ? `${shown.slice(0, MAX_LENGTH)}…` : shown;
 }

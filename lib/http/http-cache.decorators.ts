@@ -1,5 +1,5 @@
-import { describeValue } from '../core/describe-value.js';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
+import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkDependencies, type Dependency } from '../invalidation/dependencies.js';
 import { CachePageInterceptor } from './cache-page.interceptor.js';

@@ -51,6 +51,11 @@ export interface CacheBackend {
   clearMatching?(pattern: string | undefined): Awaitable<void>;
   /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */
   readonly rejectsUnsafeKeys?: boolean;
+  /**
+   * Waits, for a bounded time, for a first connection to its server. Awaited while the module is
+   * built, for every alias at once, so that other providers' `onModuleInit` find it connected.
+   */
+  connected?(): Promise<void>;
   /** Runs at application bootstrap, after every provider exists (e.g. to check a table). */
   init?(): Promise<void>;
   close?(): Awaitable<void>;

@@ -91,7 +91,14 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
   const lookup = cachedLookup(resolved, context);
   if (dependsOn === undefined || dependsOn.length === 0) {
     return (args) => {
-      const key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
+      let key: string | undefined;
+      try {
+        key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
+      } catch (error) {
+        // A key that cannot be made (a cyclic argument, a throwing callback) rejects, as the
+        // async method would, rather than throwing from a call that returns a promise.
+        return Promise.reject(error);
+      }
       return key === undefined ? original.apply(instance, args) : lookup(key, args);
     };
   }

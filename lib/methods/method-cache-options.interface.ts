@@ -21,6 +21,10 @@ interface MethodCacheOperationOptions {
    * the key, so each caller has an entry of their own. `undefined` (no one known) leaves the
    * cache alone: the method runs and nothing is stored, so a missing identity never shares one
    * caller's result with another; return `null` for an entry every unidentified caller shares.
+   * Vary on an identity a guard verified, not on a raw header: every made-up token would get an
+   * entry of its own.
+   *
+   * @example @Cacheable({ key: 'dashboard', vary: () => cls.get('userId') })
    */
   vary?: (args: any[]) => unknown;
 }

@@ -11,7 +11,7 @@ describe('CallDeadlines', () => {
     );
     const elapsed = performance.now() - started;
     expect(elapsed).toBeGreaterThanOrEqual(99);
-    expect(elapsed).toBeLessThan(100 * 1.25 + 60); // + timer lateness on a busy machine
+    expect(elapsed).toBeLessThan(100 * 1.25 + 300); // + timer lateness on a busy machine
     expect(deadlines.inFlight).toBe(0);
   });
 

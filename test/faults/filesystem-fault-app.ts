@@ -8,9 +8,14 @@ import { openSync, closeSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller, Get, Injectable, Module, Param } from '@nestjs/common';
 import { Cacheable, CacheModule, CachePage, Caches } from '../../lib/index.js';
-import { startApp } from '../http/app/http-app.js';
+import { startApp, type AdapterName } from '../http/app/http-app.js';
 
-const [mountPoint, commandTimeoutMs, handlerMs] = process.argv.slice(2) as [string, string, string];
+const [mountPoint, adapter, commandTimeoutMs, handlerMs] = process.argv.slice(2) as [
+  string,
+  AdapterName,
+  string,
+  string,
+];
 execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0700', 'tmpfs', mountPoint]);
 const cacheDirectory = join(mountPoint, 'cache');
 const filler = join(mountPoint, 'filler');
@@ -63,7 +68,7 @@ class FileSystemFaultsController {
 })
 class FileSystemFaultsModule {}
 
-const { app, url } = await startApp('express', FileSystemFaultsModule);
+const { app, url } = await startApp(adapter, FileSystemFaultsModule);
 const files = app.get(Caches).get('files');
 
 /** Fills the tmpfs to the last byte with one file, as a runaway log would. */

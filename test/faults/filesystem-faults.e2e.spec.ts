@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import request from 'supertest';
+import { ADAPTERS, type AdapterName } from '../http/app/http-app.js';
 import { answersUnderLoad, cachesAgain } from './fault-servers.js';
 
 // The filesystem cache's directory filled to the last byte, then made read-only, while an app
 // serves @CachePage and @Cacheable routes: every request answers from the source, a failed
-// write leaves neither a partial file nor the previous value behind, and caching resumes once
-// the space or the write access is back. The directory is a real 1 MB tmpfs, mounted by the
+// write leaves no partial file (and, on a full disk, not the value it meant to replace), and
+// caching resumes once the space or the write access is back. The directory is a real 1 MB tmpfs, mounted by the
 // app's process in a mount namespace of its own, so no mount outlives the test.
 const COMMAND_TIMEOUT_MS = 200;
 const HANDLER_MS = 20;
@@ -24,13 +25,13 @@ class FaultApp {
     readonly url: string,
   ) {}
 
-  static async start(mountPoint: string): Promise<FaultApp> {
+  static async start(mountPoint: string, adapter: AdapterName): Promise<FaultApp> {
     // Root may mount in a new mount namespace; anyone else maps themselves to root in a new
     // user namespace first (Debian allows unprivileged user namespaces).
     const namespaces = process.getuid?.() === 0 ? ['--mount'] : ['--user', '--map-root-user', '--mount'];
     const child = fork(
       join(import.meta.dirname, 'filesystem-fault-app.ts'),
-      [mountPoint, String(COMMAND_TIMEOUT_MS), String(HANDLER_MS)],
+      [mountPoint, adapter, String(COMMAND_TIMEOUT_MS), String(HANDLER_MS)],
       {
         execPath: 'unshare',
         execArgv: [
@@ -56,8 +57,13 @@ class FaultApp {
   async command<T>(command: string, ...args: Array<string | number>): Promise<T> {
     const id = this.nextId++;
     const answer = new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.child.off('message', onMessage);
+        reject(new Error(`the fault app did not answer '${command}' within 10 s`));
+      }, 10_000);
       const onMessage = (message: { id: number; result?: T; failure?: string }) => {
         if (message.id !== id) return;
+        clearTimeout(timer);
         this.child.off('message', onMessage);
         if (message.failure) reject(new Error(`${command}: ${message.failure}`));
         else resolve(message.result as T);
@@ -78,14 +84,14 @@ class FaultApp {
   }
 }
 
-describe('the filesystem backend on a full, then read-only, disk', () => {
+describe.each(ADAPTERS)('on %s, the filesystem backend on a full, then read-only, disk', (adapter) => {
   let mountPoint: string;
   let app: FaultApp;
   let unique = 0;
 
   beforeAll(async () => {
     mountPoint = mkdtempSync(join(tmpdir(), 'nestjs-caches-fs-faults-'));
-    app = await FaultApp.start(mountPoint);
+    app = await FaultApp.start(mountPoint, adapter);
   }, 30_000);
 
   afterAll(async () => {
@@ -138,7 +144,6 @@ describe('the filesystem backend on a full, then read-only, disk', () => {
     } finally {
       await app.command('free');
     }
-    await new Promise((resolve) => setTimeout(resolve, 600)); // past the circuit breaker's break
     expect(await app.command('set', 'kept', 100_000)).toEqual({ stored: true });
     expect(await app.command('get', 'kept')).toBe(100_000);
   });
@@ -146,10 +151,13 @@ describe('the filesystem backend on a full, then read-only, disk', () => {
   it.each(['page', 'method'])(
     'read-only: /fs-faults/%s answers every request from the source, and caches again once writable',
     async (route) => {
+      expect(await app.command('set', `ro-${route}`, 10)).toEqual({ stored: true });
       await app.command('readOnly');
       try {
-        const failed = await app.command<{ stored: boolean; message: string }>('set', `ro-${route}`, 10);
+        const failed = await app.command<{ stored: boolean; message: string }>('set', `ro-${route}`, 20);
         expect(failed.message).toMatch(/Cache 'files' failed to set .*EROFS/);
+        // Nothing can be removed from a read-only directory: the old value stays until it expires.
+        expect(await app.command('get', `ro-${route}`)).toBe(10);
         await missesUnderLoad(route);
       } finally {
         await app.command('writable');

