@@ -17,7 +17,7 @@ export { CachePageInterceptor } from './http/cache-page.interceptor.js';
 export type { CacheControlDirectives } from './http/response-headers.js';
 export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js';
 export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/cache-stats.js';
-export { CacheHealthIndicator, type CacheHealthOptions } from './observability/cache.health.js';
+export { CacheHealthIndicator, type CacheHealthOptions, type CacheHealthResult } from './observability/cache.health.js';
 export { CacheMetrics } from './observability/cache-metrics.js';
 export type { CacheMetricsOptions, PrometheusRegistry } from './observability/cache-metrics-options.interface.js';
 export {

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import type { HealthIndicatorResult } from '@nestjs/terminus';
 import { Caches } from '../caches.js';
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -11,6 +10,15 @@ export interface CacheHealthOptions {
   /** The round trip's limit in milliseconds (1000); slower is down. */
   timeoutMs?: number;
 }
+
+/**
+ * terminus's `HealthIndicatorResult`, written out here: the emitted types then name no module of
+ * `@nestjs/terminus`, and apps without it compile against this package's types.
+ */
+export type CacheHealthResult<Key extends string = string> = Record<
+  Key,
+  { status: 'up' | 'down'; [detail: string]: unknown }
+>;
 
 /**
  * A `@nestjs/terminus` health indicator: writes and reads back a reserved key of the alias, and
@@ -26,7 +34,7 @@ export class CacheHealthIndicator {
   async isHealthy<const Key extends string = string>(
     alias: string,
     options: CacheHealthOptions & { key?: Key } = {},
-  ): Promise<HealthIndicatorResult<Key>> {
+  ): Promise<CacheHealthResult<Key>> {
     const cache = this.caches.get(alias); // an alias that is not configured is a bug: thrown
     const key = (options.key ?? `cache:${alias}`) as Key;
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -40,15 +48,17 @@ export class CacheHealthIndicator {
       trip.catch(() => undefined); // after a timeout, its late failure is no longer anyone's
       const { readBack } = await Promise.race([trip, timedOut]);
       const responseTimeMs = Math.round((performance.now() - started) * 1000) / 1000;
-      return {
-        [key]: { status: 'up' as const, alias, readBack, responseTimeMs },
-      } as unknown as HealthIndicatorResult<Key>;
+      return entry(key, { status: 'up', alias, readBack, responseTimeMs });
     } catch (error) {
-      return {
-        [key]: { status: 'down' as const, alias, message: (error as Error)?.message ?? String(error) },
-      } as unknown as HealthIndicatorResult<Key>;
+      const message = (error as Error)?.message ?? String(error);
+      return entry(key, { status: 'down', alias, message });
     } finally {
       clearTimeout(timer);
     }
   }
+}
+
+/** The report of one alias. (A computed key of a generic type widens to `string`: hence the cast.) */
+function entry<Key extends string>(key: Key, details: CacheHealthResult[string]): CacheHealthResult<Key> {
+  return { [key]: details } as CacheHealthResult<Key>;
 }

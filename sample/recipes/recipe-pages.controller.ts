@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { Body, Controller, Get, Param, ParseIntPipe, Post, Redirect, Render, Res } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, Param, ParseIntPipe, Post, Render, Res } from '@nestjs/common';
 import { CachePage, Caches, NeverCache, versionedKeyPart } from '../../lib/index.js';
 import { Recipe } from './recipe.entity.js';
 import { RecipesService } from './recipes.service.js';
@@ -108,16 +108,33 @@ export class RecipePagesController {
     return { title: `Edit ${recipe.name}`, recipe };
   }
 
-  /** A form post (urlencoded): saved through TypeORM, then 303 to the recipe's page, fresh already. */
+  /**
+   * A form post (urlencoded): saved through TypeORM, then 303 to the recipe's page, fresh already.
+   * A refused value shows the form again (400) with the message and what was typed.
+   */
   @Post('pages/recipes/:id/edit')
-  @Redirect()
   async edit(
     @Param('id', ParseIntPipe) id: number,
     @Body() body: { name?: unknown; description?: unknown },
-  ): Promise<{ url: string; statusCode: number }> {
-    await this.recipesService.update(id, { name: body?.name, description: body?.description } as Partial<Recipe>);
-    return { url: `/pages/recipes/${id}`, statusCode: 303 };
+    @Res() response: FormResponse,
+  ): Promise<void> {
+    const fields = { name: body?.name, description: body?.description } as Partial<Recipe>;
+    try {
+      await this.recipesService.update(id, fields);
+    } catch (error) {
+      if (!(error instanceof BadRequestException)) throw error;
+      const recipe = { ...(await this.recipesService.findOneFromDatabase(id)), ...fields };
+      response.status(400).render('edit.njk', { title: `Edit ${recipe.name}`, recipe, error: error.message });
+      return;
+    }
+    response.redirect(303, `/pages/recipes/${id}`);
   }
+}
+
+/** The part of Express's response the edit form uses. */
+interface FormResponse {
+  status(code: number): { render(view: string, locals: object): void };
+  redirect(status: number, url: string): void;
 }
 
 /** The cache URL without its password, or the local default. */

@@ -132,7 +132,14 @@ function showcaseSuite(cacheUrl: () => string | undefined): void {
   });
 
   it('refuses an empty name, and changes nothing', async () => {
-    await request(url).post('/pages/recipes/3/edit').type('form').send({ name: '', description: 'x' }).expect(400);
+    const refused = await request(url)
+      .post('/pages/recipes/3/edit')
+      .type('form')
+      .send({ name: '', description: 'Typed, not saved.' })
+      .expect(400)
+      .expect('Content-Type', /html/);
+    expect(refused.text).toContain('Not saved: name must be a non-empty string.');
+    expect(refused.text).toContain('Typed, not saved.'); // what was typed stays in the form
     expect((await request(url).get('/pages/recipes/3').expect(200)).text).toContain('>Pancakes</h1>');
     await request(url).get('/pages/recipes/999').expect(404);
   });
