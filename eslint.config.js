@@ -27,6 +27,7 @@ export default tseslint.config(
         clearInterval: 'readonly',
         performance: 'readonly',
         fetch: 'readonly',
+        AbortSignal: 'readonly',
       },
     },
   },

@@ -132,6 +132,7 @@ class SampleProcess {
   constructor(child, url) {
     this.child = child;
     this.url = url;
+    this.asking = undefined;
   }
 
   async waitUntilServing() {
@@ -148,9 +149,19 @@ class SampleProcess {
     throw new Error('soak: the sample did not answer within 30 s.');
   }
 
-  /** The heap after a full collection, and the resident set, as the probe reports them. */
-  async memory() {
-    const reply = once(this.child, 'message');
+  /**
+   * The heap after a full collection, and the resident set, as the probe reports them. One
+   * question at a time (a caller while one is out shares its answer); no answer in 10 s rejects.
+   */
+  memory() {
+    this.asking ??= this.ask().finally(() => {
+      this.asking = undefined;
+    });
+    return this.asking;
+  }
+
+  async ask() {
+    const reply = once(this.child, 'message', { signal: AbortSignal.timeout(10_000) });
     this.child.send('memory');
     const [usage] = await reply;
     return usage;
@@ -172,7 +183,11 @@ async function soak(app, { seconds, rate }) {
   const memory = [];
   const startedAt = Date.now();
   const sampler = setInterval(
-    () => app.memory().then((usage) => memory.push({ second: (usage.at - startedAt) / 1000, ...usage })),
+    () =>
+      app.memory().then(
+        (usage) => memory.push({ second: (usage.at - startedAt) / 1000, ...usage }),
+        () => undefined, // the app stopped answering: autocannon's errors will say so
+      ),
     (seconds * 1000) / MEMORY_SAMPLES,
   );
   let result;
@@ -187,7 +202,10 @@ async function soak(app, { seconds, rate }) {
   } finally {
     clearInterval(sampler);
   }
-  memory.push({ second: (Date.now() - startedAt) / 1000, ...(await app.memory()) });
+  const last = await app.memory();
+  // Taken with no request in flight, it sits lower than the samples under load: shown, not
+  // part of the trend, which it would pull down.
+  memory.push({ second: (last.at - startedAt) / 1000, afterLoad: true, ...last });
   return {
     seconds,
     targetRate: rate,
@@ -226,7 +244,7 @@ function trafficMix(ids) {
  */
 function heapTrend(memory, seconds) {
   const warmup = Math.min(Math.max(seconds * WARMUP_SHARE, MIN_WARMUP_SECONDS), seconds / 2);
-  const measured = memory.filter((sample) => sample.second >= warmup);
+  const measured = memory.filter((sample) => sample.second >= warmup && !sample.afterLoad);
   const n = measured.length;
   if (n < 3) throw new Error(`soak: only ${n} memory samples after warm-up; run for longer (--seconds).`);
   const meanX = measured.reduce((sum, s) => sum + s.second, 0) / n;
@@ -265,7 +283,11 @@ function report(result, options, redisUrl) {
   printTable(
     'Memory of the app (heap after a full GC)',
     ['second', 'heap MB', 'rss MB'],
-    result.memory.map((sample) => [sample.second.toFixed(0), mb(sample.heapUsed), mb(sample.rss)]),
+    result.memory.map((sample) => [
+      sample.afterLoad ? `${sample.second.toFixed(0)} (after the load)` : sample.second.toFixed(0),
+      mb(sample.heapUsed),
+      mb(sample.rss),
+    ]),
   );
   const { heap } = result;
   console.log(

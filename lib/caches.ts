@@ -32,7 +32,10 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     private readonly backends: readonly CacheBackend[],
   ) {}
 
-  /** Builds every alias's backend; tiered aliases last, since they chain the others. */
+  /**
+   * Builds every alias's backend (tiered aliases last: they chain the others), then waits for
+   * their first connections, all at once.
+   */
   static async create(entries: readonly ResolvedCacheEntry[], moduleRef: ModuleRef): Promise<Caches> {
     const backends = new Map<string, CacheBackend>();
     const context: BackendContext = {
@@ -82,7 +85,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     return [...this.byAlias.values()];
   }
 
-  /** Backends that check something once the app's providers exist (a table, a connection). */
+  /** Backends that check something once the app's providers exist (the database backend's table). */
   async onApplicationBootstrap(): Promise<void> {
     await Promise.all(this.backends.map((backend) => backend.init?.()));
   }

@@ -249,6 +249,18 @@ describe('redis backend when the server is down', () => {
     await server.stop();
   });
 
+  it('waits for the first connections of all its aliases at once, not one after another', async () => {
+    const location = `redis://127.0.0.1:${server.port}/0`; // nothing listens: each wait runs to its 1 s bound
+    const bootStarted = Date.now();
+    moduleRef = await boot({
+      default: { backend: 'redis', location, commandTimeoutMs: 200 },
+      second: { backend: 'redis', location, commandTimeoutMs: 200 },
+      third: { backend: 'redis', location, commandTimeoutMs: 200 },
+      fourth: { backend: 'redis', location, commandTimeoutMs: 200 },
+    });
+    expect(Date.now() - bootStarted).toBeLessThan(2500); // one after another: 4 s
+  });
+
   it('boots, fails fast (or misses with ignoreErrors), and recovers when the server is back', async () => {
     const location = `redis://127.0.0.1:${server.port}/0`;
     const bootStarted = Date.now();
