@@ -14,6 +14,8 @@ export interface CacheHealthOptions {
 /**
  * terminus's `HealthIndicatorResult`, written out here: the emitted types then name no module of
  * `@nestjs/terminus`, and apps without it compile against this package's types.
+ *
+ * @example const report: CacheHealthResult<'cache:redis'> = await cacheHealth.isHealthy('redis');
  */
 export type CacheHealthResult<Key extends string = string> = Record<
   Key,
