@@ -79,11 +79,12 @@ class NunjucksCacheTag {
     try {
       const [timeout, name, ...varyOn] = args;
       const using = usingOf(keywords);
+      if (using !== undefined) aliasNamedBy(this.fragments, using);
       rendering = this.fragments.render(fragmentName(name), varyOn, timeoutOf(timeout), () => renderBody(body), {
         cache: using,
       });
     } catch (error) {
-      done(error as Error);
+      done(tagError(error));
       return;
     }
     rendering.then(
@@ -91,6 +92,13 @@ class NunjucksCacheTag {
       (error: Error) => done(error),
     );
   }
+}
+
+/** An error that does not name the tag yet (an unknown alias, a vary-on value) gets the tag's name in front. */
+function tagError(error: unknown): Error {
+  const message = (error as Error)?.message ?? String(error);
+  if (message.startsWith(`{% ${TAG} %}`)) return error as Error;
+  return new Error(`{% ${TAG} %}: ${message}`, { cause: error });
 }
 
 function renderBody(body: Body): Promise<string> {
@@ -129,6 +137,14 @@ function usingOf(keywords: Record<string, unknown>): string | undefined {
     throw new Error(`{% ${TAG} %} using= takes the name of a cache alias; got ${describe(using)}`);
   }
   return using as string | undefined;
+}
+
+function aliasNamedBy(fragments: FragmentCache, using: string): void {
+  try {
+    fragments.aliasFor(using);
+  } catch (error) {
+    throw new Error(`{% ${TAG} %} using="${using}": ${(error as Error).message}`, { cause: error });
+  }
 }
 
 function isKeywords(value: unknown): boolean {

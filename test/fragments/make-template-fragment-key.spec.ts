@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { makeTemplateFragmentKey } from '../../lib/index.js';
+import { CacheValueError, makeTemplateFragmentKey } from '../../lib/index.js';
 
 // Django's own key vectors (tests/cache/tests.py, TestMakeTemplateFragmentKey): the same
 // fragment has the same key in both frameworks, so either can invalidate the other's.
@@ -14,6 +14,24 @@ describe('makeTemplateFragmentKey', () => {
     ['foo', ['x'.repeat(10_000)], 'template.cache.foo.3670b349b5124aa56bdb50678b02b23a'],
   ])('%s %j', (name, varyOn, key) => {
     expect(makeTemplateFragmentKey(name, varyOn)).toBe(key);
+  });
+
+  it('gives strings and integers the text Django gives them, and content to what String() would blur', () => {
+    expect(makeTemplateFragmentKey('f', [7])).toBe(makeTemplateFragmentKey('f', ['7']));
+    expect(makeTemplateFragmentKey('f', [{ id: 1 }])).not.toBe(makeTemplateFragmentKey('f', [{ id: 2 }]));
+    expect(makeTemplateFragmentKey('f', [{ a: 1, b: 2 }])).toBe(makeTemplateFragmentKey('f', [{ b: 2, a: 1 }]));
+    expect(makeTemplateFragmentKey('f', [new Set([1])])).not.toBe(makeTemplateFragmentKey('f', [new Set([2])]));
+    expect(makeTemplateFragmentKey('f', [new Uint8Array([1, 2])])).not.toBe(
+      makeTemplateFragmentKey('f', [new Uint8Array([12])]),
+    );
+    // A value with its own text form keeps it, as str() does in Django.
+    const date = new Date(0);
+    expect(makeTemplateFragmentKey('f', [date])).toBe(makeTemplateFragmentKey('f', [String(date)]));
+  });
+
+  it('rejects a value that holds a function or a cycle, naming its position', () => {
+    expect(() => makeTemplateFragmentKey('f', ['a', { run: () => 1 }])).toThrow(/Vary-on value #2/);
+    expect(() => makeTemplateFragmentKey('f', ['a', { run: () => 1 }])).toThrow(CacheValueError);
   });
 
   it('treats no values and an empty list alike', () => {

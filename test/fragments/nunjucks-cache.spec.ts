@@ -105,11 +105,84 @@ describe('the {% cache %} tag in Nunjucks', () => {
       /\{% cache %\} got a timeout that is not a whole number of seconds or none: "soon"/,
     ],
     ['{% cache 500, 42 %}x{% endcache %}', /\{% cache %\} needs a fragment name .* got 42/],
-    ['{% cache 500, "n", using="nope" %}x{% endcache %}', /No cache alias 'nope'; configured: default, other/],
+    ['{% cache %}x{% endcache %}', /\{% cache %\} takes a timeout and a fragment name/],
+    ['{% cache missing, "n" %}x{% endcache %}', /\{% cache %\} got a timeout .*: undefined/],
+    [
+      '{% cache 500, "n", using="nope" %}x{% endcache %}',
+      /\{% cache %\} using="nope": No cache alias 'nope'; configured: default, other/,
+    ],
     ['{% cache 500, "n", using=3 %}x{% endcache %}', /using= takes the name of a cache alias; got 3/],
     ['{% cache 500, "n", timeout=3 %}x{% endcache %}', /has no argument 'timeout'/],
   ])('rejects %s with an error naming the tag and the argument', async (template, message) => {
     await expect(renderString(environment, template, {})).rejects.toThrow(message);
+  });
+
+  // Django's cache14 and cache15: a timeout variable holding a word or a list.
+  it.each([['fail'], [[]], [true], [{}]])('rejects a timeout variable holding %j', async (ttl) => {
+    await expect(renderString(environment, '{% cache ttl, "n" %}x{% endcache %}', { ttl })).rejects.toThrow(
+      /\{% cache %\} got a timeout that is not a whole number of seconds or none/,
+    );
+  });
+
+  it('truncates a fractional timeout to whole seconds, as Django’s int() does', async () => {
+    await renderString(environment, '{% cache ttl, "fraction" %}f{% endcache %}', { ttl: 1.9 });
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await caches.default.get(makeTemplateFragmentKey('fraction'))).toBeUndefined();
+  });
+
+  it('names the tag and the value when a vary-on value cannot be a key', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await expect(
+      renderString(environment, '{% cache 60, "n", a, b %}x{% endcache %}', { a: 1, b: cyclic }),
+    ).rejects.toThrow(/\{% cache %\}: Vary-on value #2 of a template fragment cannot be made into a key/);
+    expect(renders).toBe(0);
+  });
+
+  it('keeps objects and arrays apart by their content, never by "[object Object]"', async () => {
+    const template = '{% cache 500, "user-box", user %}{{ count() }}{% endcache %}';
+    const render = (user: unknown) => renderString(environment, template, { user, count });
+    expect(await render({ id: 1, name: 'Ada' })).toBe('1');
+    expect(await render({ id: 2, name: 'Bob' })).toBe('2');
+    expect(await render({ name: 'Ada', id: 1 })).toBe('1'); // same content, other key order
+    expect(await render([1, [2, 3]])).toBe('3');
+    expect(await render([[1, 2], 3])).toBe('4'); // String() would give "1,2,3" for both
+    expect(await render(new Map([['id', 1]]))).toBe('5');
+    expect(await render(new Map([['id', 2]]))).toBe('6');
+  });
+
+  // Django's cache16: a list among the vary-on values.
+  it('varies on a list, as Django’s cache16', async () => {
+    const template = '{% cache 60, "listed", foo, bar %}{{ count() }}{% endcache %}';
+    expect(await renderString(environment, template, { foo: 1, bar: [], count })).toBe('1');
+    expect(await renderString(environment, template, { foo: 1, bar: [], count })).toBe('1');
+    expect(await renderString(environment, template, { foo: 1, bar: [1], count })).toBe('2');
+  });
+
+  // Django's cache04 and cache07: the key is the name and the values, not the template.
+  it('serves a fragment cached by one template to another with the same name and values', async () => {
+    await renderString(environment, '{% cache 60, "shared", 1 %}first{% endcache %}', {});
+    expect(await renderString(environment, '<{% cache 60, "shared", 1 %}second{% endcache %}>', {})).toBe('<first>');
+  });
+
+  it('caches a fragment inside another, each under its own key', async () => {
+    const template =
+      '{% cache 60, "outer" %}[{{ count() }}{% cache 60, "inner", n %}({{ count() }}){% endcache %}]{% endcache %}';
+    expect(await renderString(environment, template, { n: 1, count })).toBe('[1(2)]');
+    expect(await renderString(environment, template, { n: 2, count })).toBe('[1(2)]'); // the outer hides it
+    await caches.default.delete(makeTemplateFragmentKey('outer'));
+    expect(await renderString(environment, template, { n: 1, count })).toBe('[3(2)]'); // the inner still cached
+    expect(await caches.default.get(makeTemplateFragmentKey('inner', [1]))).toBe('(2)');
+  });
+
+  it('stores nothing when the body fails to render, and renders it again next time', async () => {
+    const template = '{% cache 60, "broken" %}{{ explode() }}{% endcache %}';
+    const explode = () => {
+      throw new Error('no recipe');
+    };
+    await expect(renderString(environment, template, { explode })).rejects.toThrow(/no recipe/);
+    expect(await caches.default.get(makeTemplateFragmentKey('broken'))).toBeUndefined();
+    expect(await renderString(environment, template, { explode: () => 'fine' })).toBe('fine');
   });
 
   it('prefers a template_fragments alias, as Django does', async () => {
@@ -122,6 +195,11 @@ describe('the {% cache %} tag in Nunjucks', () => {
       await renderString(local, '{% cache 60, "pref" %}p{% endcache %}', {});
       expect(await withFragments.caches.get('template_fragments').get(makeTemplateFragmentKey('pref'))).toBe('p');
       expect(await withFragments.caches.default.get(makeTemplateFragmentKey('pref'))).toBeUndefined();
+      await renderString(local, '{% cache 60, "chosen", using="default" %}d{% endcache %}', {});
+      expect(await withFragments.caches.default.get(makeTemplateFragmentKey('chosen'))).toBe('d');
+      expect(
+        await withFragments.caches.get('template_fragments').get(makeTemplateFragmentKey('chosen')),
+      ).toBeUndefined();
     } finally {
       await withFragments.close();
     }
