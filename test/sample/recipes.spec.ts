@@ -132,4 +132,31 @@ describe('recipes sample with SITE_CACHE=1', () => {
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.body).toEqual(miss.body);
   });
+
+  it('page-caches the showcase’s HTML pages too; a route’s own @CachePage and @NeverCache win', async () => {
+    const index = await request(url).get('/').expect(200);
+    expect(index.text).toContain('<strong id="site-cache">on</strong>');
+    expect(index.headers['x-cache']).toBe('MISS');
+    expect((await request(url).get('/').expect(200)).headers['x-cache']).toBe('HIT');
+    await request(url).get('/pages/uncached').expect(200);
+    const uncached = await request(url).get('/pages/uncached').expect(200);
+    expect(uncached.headers['x-cache']).toBe('HIT');
+    expect(uncached.headers['cache-control']).toBe('max-age=30');
+
+    const form = await request(url).get('/pages/recipes/3/edit').expect(200);
+    expect(form.headers['x-cache']).toBeUndefined();
+    expect(form.headers['cache-control']).toContain('no-store');
+    // The detail page keeps its own 60 s and its dependsOn: an edit shows at once.
+    await request(url).get('/pages/recipes/3').expect(200);
+    const cached = await request(url).get('/pages/recipes/3').expect(200);
+    expect([cached.headers['x-cache'], cached.headers['cache-control']]).toEqual(['HIT', 'max-age=60']);
+    await request(url)
+      .post('/pages/recipes/3/edit')
+      .type('form')
+      .send({ name: 'Edited', description: 'x' })
+      .expect(303);
+    const fresh = await request(url).get('/pages/recipes/3').expect(200);
+    expect(fresh.headers['x-cache']).toBe('MISS');
+    expect(fresh.text).toContain('<h1 id="recipe-name">Edited</h1>');
+  });
 });
