@@ -126,10 +126,33 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
         expect(await library.probe()).toEqual(BOOK_1);
       });
 
+      it('save() of a new row by entity class: the entity and its shelf, no other row', async () => {
+        await dataSource.manager.save(Book, { title: 'Salt Fat Acid Heat', shelfId: 1 });
+        expect(await library.probe()).toEqual(['books', 'shelf1', 'shelves']);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+      });
+
       it('update() and delete() by criteria: every row-level entry of the entity', async () => {
         await dataSource.manager.update(Book, { id: 2 }, { title: 'x' });
         expect(await library.probe()).toEqual(ALL_BOOKS);
+        await dataSource.manager.delete(Book, { id: 2 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect(await library.book(2)).toBeNull();
         await dataSource.manager.delete(Note, { id: 1 });
+        expect(await library.probe()).toEqual(['notes']);
+      });
+
+      it('insert(), softDelete() and restore() carry no rows: every row-level entry of the entity', async () => {
+        await dataSource.manager.insert(Book, { title: 'Ratio', shelfId: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+        await dataSource.manager.softDelete(Book, { id: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([2, 3]);
+        await dataSource.manager.restore(Book, { id: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+        await dataSource.manager.insert(Note, { text: 'new' });
         expect(await library.probe()).toEqual(['notes']);
       });
     });
