@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { CacheInvalidator, CacheModule, Caches, type CacheEntryOptions } from '../../lib/index.js';
-import { Book, ENTITIES, Library, Note, Shelf, type Gate } from './library.fixture.js';
+import { Book, ENTITIES, Library, LOAN_RELATIONS, Loan, Note, Shelf, type Gate } from './library.fixture.js';
 
 export interface InvalidationTarget {
   /** The TypeORM connection (a fresh schema each boot: `dropSchema` and `synchronize` are added). */
@@ -32,7 +32,7 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
         imports: [
           TypeOrmModule.forRoot({ ...target.dataSource(), entities: ENTITIES, synchronize: true, dropSchema: true }),
           TypeOrmModule.forFeature(ENTITIES),
-          CacheModule.forRoot({ default: target.cache() }),
+          CacheModule.forRoot({ default: target.cache() }, { invalidation: { relations: LOAN_RELATIONS } }),
         ],
         providers: [Library],
       }).compile();
@@ -110,6 +110,29 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
         expect(await library.probe()).toEqual(['notes']);
         await library.shelves.save({ id: 1, name: 'science fiction' });
         expect(await library.probe()).toEqual(['shelf1', 'shelves']);
+      });
+    });
+
+    describe('relations declared in the module options (invalidation.relations)', () => {
+      it('a new row invalidates the row it belongs to and that entity, nothing else', async () => {
+        await library.loans.save({ bookId: 2, borrower: 'Ada' });
+        expect(await library.probe()).toEqual(['book2', 'books', 'loans']);
+      });
+
+      it('moving a row invalidates the row it left and the row it joined; removing it, the row it left', async () => {
+        const loan = await library.loans.save({ bookId: 2, borrower: 'Ada' });
+        await library.probe();
+        await library.loans.save({ id: loan.id, bookId: 1 });
+        expect(await library.probe()).toEqual(['book1', 'book2', 'books', 'loans']);
+        await library.loans.remove((await library.loans.findOneBy({ id: loan.id }))!);
+        expect(await library.probe()).toEqual(['book1', 'books', 'loans']);
+      });
+
+      it('a change whose rows are unknown invalidates every row of the related entity', async () => {
+        await dataSource.createQueryBuilder().insert().into(Loan).values({ bookId: 1, borrower: 'Grace' }).execute();
+        expect(await library.probe()).toEqual(['book1', 'book2', 'books', 'loans']);
+        await library.notes.save({ id: 1, text: 'unrelated' });
+        expect(await library.probe()).toEqual(['notes']);
       });
     });
 
