@@ -9,7 +9,7 @@ import {
   rowsGenerationKey,
   type EntityRef,
 } from './dependencies.js';
-import { bumpGenerations } from './generations.js';
+import { bumpGenerations, setGenerationFloor } from './generations.js';
 import { relationsDeclaredOn, type InvalidationRelation } from './invalidates-also.decorator.js';
 import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
 import type { ResolvedInvalidationOptions } from './invalidation-options.interface.js';
@@ -38,6 +38,9 @@ export class CacheInvalidator {
     // caches.get names the configured aliases when one is unknown.
     this.targets = options && options.caches ? options.caches.map((alias) => caches.get(alias)) : caches.all();
     this.optionRelations = (options && options.relations) || [];
+    // Every alias: dependsOn may read generations in any of them, not only in those bumped.
+    const floor = options ? options.generationTimeout : undefined;
+    if (floor !== undefined) for (const cache of caches.all()) setGenerationFloor(cache, floor);
   }
 
   /** Bumps the generations of the entity, and of the row when `id` is given; resolves once done. */

@@ -3,13 +3,65 @@ import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { generationKeysOf, type Dependency } from './dependencies.js';
 
-// A generation lives at least a day, and at least twice as long as the entry that read it, so
-// that entries normally age out before their generation. One that goes earlier (evicted by an
-// LRU, or outlived by a longer entry) only turns its entries into misses: see newToken.
-const MIN_GENERATION_TIMEOUT_SECONDS = 24 * 60 * 60;
+// How long generations live. A generation should outlive every entry that read it: an entry that
+// outlives its generation is never served stale (the generation comes back with a new token), but
+// it is wasted, a miss long before its timeout. `add` cannot lengthen a generation that exists and
+// `touch` cannot tell what is left of one, so a store gives ONE lifetime to every generation it
+// creates, and that lifetime only grows: the floor (`invalidation.generationTimeout`, default a
+// day), raised to twice the longest entry timeout that has read generations in it (`null`, never
+// expire, once an entry that never expires has). The call that raises it also touches the
+// generations it read to the new lifetime: one more round trip, once per raise; a hit stays one
+// read. Left over, each costing misses only: generations made before a raise that this call did
+// not read, generations made by another instance that has not met the long entry yet, and a touch
+// shortening one that an instance with a longer maximum made. A floor of at least twice the
+// longest timeout in use removes all three: every instance then creates every generation with
+// that lifetime from boot, and never touches one.
+export const DEFAULT_GENERATION_TIMEOUT_SECONDS = 24 * 60 * 60;
 // Joined tokens longer than this (more than six) are hashed, so that a key part stays short
 // whatever the count of dependencies.
 const MAX_JOINED_LENGTH = 80;
+
+/** The lifetime of the generations a store creates: seconds, or `null` (as long as the store keeps them). */
+interface GenerationLifetime {
+  timeout: TimeoutSeconds;
+}
+
+// Per store instance (not per alias name): two apps in one process keep their own.
+const lifetimes = new WeakMap<Cache, GenerationLifetime>();
+
+function lifetimeOf(cache: Cache): GenerationLifetime {
+  let lifetime = lifetimes.get(cache);
+  if (lifetime === undefined) {
+    lifetime = { timeout: DEFAULT_GENERATION_TIMEOUT_SECONDS };
+    lifetimes.set(cache, lifetime);
+  }
+  return lifetime;
+}
+
+/**
+ * Sets the floor of the generations' lifetime in a store (`CacheModule`'s
+ * `invalidation.generationTimeout`): at least this many seconds, or `null` for never expire.
+ */
+export function setGenerationFloor(cache: Cache, timeout: TimeoutSeconds): void {
+  lifetimes.set(cache, { timeout }); // at boot, before any generation is read
+}
+
+/** How long the generations this store creates now live (seconds, `null`: as long as the store keeps them). */
+export function generationTimeoutOf(cache: Cache): TimeoutSeconds {
+  return lifetimeOf(cache).timeout;
+}
+
+/** Lengthens the lifetime to twice an entry's timeout when that is longer; true when it grew. */
+function cover(lifetime: GenerationLifetime, entryTimeout: TimeoutSeconds): boolean {
+  if (lifetime.timeout === null) return false;
+  if (entryTimeout === null) {
+    lifetime.timeout = null;
+    return true;
+  }
+  if (!(entryTimeout * 2 > lifetime.timeout)) return false; // also NaN: the cache rejects it itself
+  lifetime.timeout = entryTimeout * 2;
+  return true;
+}
 
 /**
  * A generation is a random token, never a counter: a generation key that disappears (evicted,
@@ -18,13 +70,6 @@ const MAX_JOINED_LENGTH = 80;
  */
 function newToken(): string {
   return randomBytes(9).toString('base64url');
-}
-
-/** How long a generation created for an entry with this timeout lives (`null`: as long as the store keeps it). */
-export function generationTimeoutFor(cache: Cache, entryTimeout: TimeoutSeconds | undefined): TimeoutSeconds {
-  const timeout = entryTimeout === undefined ? cache.defaultTimeout : entryTimeout;
-  if (timeout === null) return null;
-  return Math.max(MIN_GENERATION_TIMEOUT_SECONDS, timeout * 2);
 }
 
 /**
@@ -67,13 +112,19 @@ export async function versionedKeyPart(
 ): Promise<string> {
   const keys = generationKeysOf(dependsOn, input);
   if (keys.length === 0) return '';
-  if (keys.length === 1) {
+  const lifetime = lifetimeOf(cache);
+  const grew = cover(lifetime, entryTimeout === undefined ? cache.defaultTimeout : entryTimeout);
+  if (keys.length === 1 && !grew) {
     // The common `[Entity]` case: one `get` (the backends' fastest read, one round trip as a
     // getMany), and no further async layer on a hit.
     const current = await cache.get<unknown>(keys[0]!);
     if (current !== undefined) return String(current);
   }
-  const tokens = await readGenerations(cache, keys, generationTimeoutFor(cache, entryTimeout));
+  const tokens = await readGenerations(cache, keys, lifetime.timeout);
+  if (grew) {
+    // A failed touch only leaves a generation shorter than this entry: misses later, never stale.
+    await Promise.all(keys.map((key) => cache.touch(key, lifetime.timeout).catch(() => false)));
+  }
   const joined = tokens.join('.');
   return joined.length <= MAX_JOINED_LENGTH ? joined : createHash('sha256').update(joined).digest('base64url');
 }

@@ -17,6 +17,14 @@ export interface InvalidationOptions {
   caches?: string[];
   /** Relations declared here rather than with `@InvalidatesAlso` on the entity. */
   relations?: InvalidationRelation[];
+  /**
+   * The least time, in seconds, a generation lives in every alias (`null`: never expire, for
+   * stores that evict by themselves, such as memcached or redis with an `allkeys-*` policy).
+   * Default: one day. Generations also live twice as long as the longest `dependsOn` entry seen;
+   * setting this to at least twice your longest timeout makes that hold from boot, in every
+   * instance, with no touch.
+   */
+  generationTimeout?: number | null;
 }
 
 /** The option after validation: `false` when the subscriber is off. */

@@ -79,7 +79,14 @@ export class InvalidationSubscriber implements EntitySubscriberInterface, OnModu
           `invalidation.dataSources: no TypeORM DataSource named '${name}' was found. Import TypeOrmModule.forRoot({ name: '${name}', ... }), or remove it from the list.`,
         );
       }
-      if (dataSource.subscribers.includes(this)) continue; // listed twice
+      if (dataSource.subscribers.includes(this)) continue; // listed twice, or one DataSource under two names
+      if (dataSource.subscribers.some((subscriber) => subscriber instanceof InvalidationSubscriber)) {
+        // CacheModule.forRoot() called twice makes two modules, each with its own stores: both
+        // must hear the write, or the other module's entries would stay stale. Attach, and say so.
+        this.logger.warn(
+          `TypeORM DataSource '${name ?? 'default'}' is watched by two CacheModules: CacheModule.forRoot() was called more than once, so every write invalidates each module's stores. Call it once, in the root module (it is global), and import that module elsewhere.`,
+        );
+      }
       dataSource.subscribers.push(this);
       this.attached.push(dataSource);
     }

@@ -2,7 +2,7 @@ import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import type { InvalidationOptions, ResolvedInvalidationOptions } from './invalidation-options.interface.js';
 
-const FIELDS = ['dataSources', 'caches', 'relations'];
+const FIELDS = ['dataSources', 'caches', 'relations', 'generationTimeout'];
 const RELATION_FIELDS = ['from', 'to', 'id'];
 
 /** Checks `CacheModule`'s `invalidation` option, naming the field and the fix. */
@@ -19,7 +19,16 @@ export function resolveInvalidationOptions(value: unknown): ResolvedInvalidation
       throw new CacheConfigError(`invalidation.${name} is not an option; known: ${FIELDS.join(', ')}.`);
     }
   }
-  const { dataSources, caches, relations } = value as InvalidationOptions;
+  const { dataSources, caches, relations, generationTimeout } = value as InvalidationOptions;
+  if (
+    generationTimeout !== undefined &&
+    generationTimeout !== null &&
+    !(typeof generationTimeout === 'number' && generationTimeout > 0 && Number.isFinite(generationTimeout))
+  ) {
+    throw new CacheConfigError(
+      `invalidation.generationTimeout must be a number of seconds above 0, or null (never expire); got ${describeValue(generationTimeout)}.`,
+    );
+  }
   checkNames(dataSources, 'dataSources', "@nestjs/typeorm connection names, e.g. ['default', 'analytics']");
   checkNames(caches, 'caches', "cache aliases, e.g. ['default', 'redis']");
   if (relations !== undefined) {

@@ -72,8 +72,13 @@ describe('the invalidation option', () => {
     [{ invalidation: { caches: ['nope'] } }, /nope/],
     [
       { invalidation: { sources: [] } },
-      /invalidation\.sources is not an option; known: dataSources, caches, relations/,
+      /invalidation\.sources is not an option; known: dataSources, caches, relations, generationTimeout/,
     ],
+    [
+      { invalidation: { generationTimeout: 0 } },
+      /invalidation\.generationTimeout must be a number of seconds above 0, or null \(never expire\); got 0/,
+    ],
+    [{ invalidation: { generationTimeout: '1d' } }, /invalidation\.generationTimeout must be a number of seconds/],
     [{ invalidation: 'yes' }, /invalidation must be false \(off\) or an object/],
     [
       { invalidation: { relations: [{ from: Shelf, to: Shelf, id: () => 1 }] } },

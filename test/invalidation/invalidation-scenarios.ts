@@ -4,7 +4,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { getDataSourceToken, TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { CacheInvalidator, CacheModule, Caches, type CacheEntryOptions } from '../../lib/index.js';
-import { Book, ENTITIES, Library, Note, Shelf, type Gate } from './library.fixture.js';
+import { Book, ENTITIES, Library, LOAN_RELATIONS, Loan, Note, Shelf, type Gate } from './library.fixture.js';
 
 export interface InvalidationTarget {
   /** The TypeORM connection (a fresh schema each boot: `dropSchema` and `synchronize` are added). */
@@ -32,7 +32,7 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
         imports: [
           TypeOrmModule.forRoot({ ...target.dataSource(), entities: ENTITIES, synchronize: true, dropSchema: true }),
           TypeOrmModule.forFeature(ENTITIES),
-          CacheModule.forRoot({ default: target.cache() }),
+          CacheModule.forRoot({ default: target.cache() }, { invalidation: { relations: LOAN_RELATIONS } }),
         ],
         providers: [Library],
       }).compile();
@@ -113,6 +113,29 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
       });
     });
 
+    describe('relations declared in the module options (invalidation.relations)', () => {
+      it('a new row invalidates the row it belongs to and that entity, nothing else', async () => {
+        await library.loans.save({ bookId: 2, borrower: 'Ada' });
+        expect(await library.probe()).toEqual(['book2', 'books', 'loans']);
+      });
+
+      it('moving a row invalidates the row it left and the row it joined; removing it, the row it left', async () => {
+        const loan = await library.loans.save({ bookId: 2, borrower: 'Ada' });
+        await library.probe();
+        await library.loans.save({ id: loan.id, bookId: 1 });
+        expect(await library.probe()).toEqual(['book1', 'book2', 'books', 'loans']);
+        await library.loans.remove((await library.loans.findOneBy({ id: loan.id }))!);
+        expect(await library.probe()).toEqual(['book1', 'books', 'loans']);
+      });
+
+      it('a change whose rows are unknown invalidates every row of the related entity', async () => {
+        await dataSource.createQueryBuilder().insert().into(Loan).values({ bookId: 1, borrower: 'Grace' }).execute();
+        expect(await library.probe()).toEqual(['book1', 'book2', 'books', 'loans']);
+        await library.notes.save({ id: 1, text: 'unrelated' });
+        expect(await library.probe()).toEqual(['notes']);
+      });
+    });
+
     describe('through the entity manager', () => {
       it('save(), softRemove(), recover() and remove() by entity class', async () => {
         await dataSource.manager.save(Book, { id: 1, title: 'Dune (1965)' });
@@ -126,10 +149,33 @@ export function describeInvalidation(label: string, target: InvalidationTarget):
         expect(await library.probe()).toEqual(BOOK_1);
       });
 
+      it('save() of a new row by entity class: the entity and its shelf, no other row', async () => {
+        await dataSource.manager.save(Book, { title: 'Salt Fat Acid Heat', shelfId: 1 });
+        expect(await library.probe()).toEqual(['books', 'shelf1', 'shelves']);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+      });
+
       it('update() and delete() by criteria: every row-level entry of the entity', async () => {
         await dataSource.manager.update(Book, { id: 2 }, { title: 'x' });
         expect(await library.probe()).toEqual(ALL_BOOKS);
+        await dataSource.manager.delete(Book, { id: 2 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect(await library.book(2)).toBeNull();
         await dataSource.manager.delete(Note, { id: 1 });
+        expect(await library.probe()).toEqual(['notes']);
+      });
+
+      it('insert(), softDelete() and restore() carry no rows: every row-level entry of the entity', async () => {
+        await dataSource.manager.insert(Book, { title: 'Ratio', shelfId: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+        await dataSource.manager.softDelete(Book, { id: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([2, 3]);
+        await dataSource.manager.restore(Book, { id: 1 });
+        expect(await library.probe()).toEqual(ALL_BOOKS);
+        expect((await library.listBooks()).map((b) => b.id)).toEqual([1, 2, 3]);
+        await dataSource.manager.insert(Note, { text: 'new' });
         expect(await library.probe()).toEqual(['notes']);
       });
     });

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Column, DeleteDateColumn, Entity, PrimaryGeneratedColumn, type Repository } from 'typeorm';
-import { Cacheable, InvalidatesAlso } from '../../lib/index.js';
+import { Cacheable, InvalidatesAlso, type InvalidationRelation } from '../../lib/index.js';
 
 // A small library: books on shelves (a change to a book also changes its shelf, as Rails'
-// touch: true), and notes that have nothing to do with either.
+// touch: true), loans of books (a change to a loan changes its book, declared in the module's
+// options instead: LOAN_RELATIONS), and notes that have nothing to do with any of them.
 
 @Entity('inv_shelf')
 export class Shelf {
@@ -40,7 +41,22 @@ export class Note {
   text!: string;
 }
 
-export const ENTITIES = [Shelf, Book, Note];
+@Entity('inv_loan')
+export class Loan {
+  @PrimaryGeneratedColumn()
+  id!: number;
+
+  @Column()
+  bookId!: number;
+
+  @Column()
+  borrower!: string;
+}
+
+/** `invalidation.relations` for the module: what `@InvalidatesAlso(() => Book, …)` on Loan would say. */
+export const LOAN_RELATIONS: InvalidationRelation<Loan>[] = [{ from: Loan, to: () => Book, id: (loan) => loan.bookId }];
+
+export const ENTITIES = [Shelf, Book, Note, Loan];
 
 /** Lets a test hold a method between its database read and its return. */
 export interface Gate {
@@ -58,6 +74,7 @@ export class Library {
     @InjectRepository(Book) readonly books: Repository<Book>,
     @InjectRepository(Shelf) readonly shelves: Repository<Shelf>,
     @InjectRepository(Note) readonly notes: Repository<Note>,
+    @InjectRepository(Loan) readonly loans: Repository<Loan>,
   ) {}
 
   @Cacheable({ key: 'books', dependsOn: [Book] })
@@ -90,6 +107,12 @@ export class Library {
     return this.notes.find({ order: { id: 'ASC' } });
   }
 
+  @Cacheable({ key: 'loans', dependsOn: [Loan] })
+  async listLoans(): Promise<Loan[]> {
+    this.ran('loans');
+    return this.loans.find({ order: { id: 'ASC' } });
+  }
+
   /** Reads the row, then waits at the gate (when one is set) before returning what it read. */
   @Cacheable({ key: 'slow:{0}', dependsOn: [[Book, (args) => args[0]]] })
   async slowBook(id: number): Promise<Book | null> {
@@ -113,6 +136,7 @@ export class Library {
     await this.shelf(1);
     await this.shelf(2);
     await this.listNotes();
+    await this.listLoans();
     return [...this.runs.keys()].filter((name) => this.runs.get(name) !== before.get(name)).sort();
   }
 

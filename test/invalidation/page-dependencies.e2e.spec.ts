@@ -110,12 +110,16 @@ describe.each(ADAPTERS)('dependsOn on pages and fragments (%s)', (adapter) => {
     expect((await request(url).get('/books/2')).headers['x-cache']).toBe('HIT');
   });
 
-  it('a fragment with dependsOn is rendered again after its row changes', async () => {
+  it("a fragment with dependsOn is rendered again after its row changes, and another row's fragment stays cached", async () => {
     const first = (await request(url).get('/books/1/fragment').expect(200)).text;
+    const other = (await request(url).get('/books/2/fragment').expect(200)).text;
     expect((await request(url).get('/books/1/fragment').expect(200)).text).toBe(first);
+    expect((await request(url).get('/books/2/fragment').expect(200)).text).toBe(other);
     await books.save({ id: 1, title: 'Children of Dune' });
     const second = (await request(url).get('/books/1/fragment').expect(200)).text;
     expect(second).not.toBe(first);
     expect(second).toMatch(/:Children of Dune$/);
+    // The render counter moved on above: the same text means book 2's fragment was not rendered again.
+    expect((await request(url).get('/books/2/fragment').expect(200)).text).toBe(other);
   });
 });
