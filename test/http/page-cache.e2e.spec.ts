@@ -4,11 +4,11 @@ import { Module, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { CacheModule } from '../../lib/index.js';
 import { ADAPTERS, startApp } from './app/http-app.js';
-import { AllowHeaderGuard, PagesController, Runs, WholeController } from './app/pages.controller.js';
+import { AllowHeaderGuard, PagesController, Runs, StreamsController, WholeController } from './app/pages.controller.js';
 
 @Module({
   imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: 'page-cache-e2e', timeout: 300 } })],
-  controllers: [PagesController, WholeController],
+  controllers: [PagesController, WholeController, StreamsController],
   providers: [Runs, AllowHeaderGuard],
 })
 class PagesModule {}
@@ -111,6 +111,30 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     const second = await get(`/pages/${route}`);
     expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['BYPASS', 'BYPASS']);
     expect(runs.of(route)).toBe(2);
+  });
+
+  it.each([
+    ['written', 'run N, written in two chunks'],
+    ['piped', 'run N, piped'],
+    ['streamable', 'run N, a StreamableFile'],
+  ])('does not store a streamed response (/streams/%s), and says so', async (route, body) => {
+    for (const run of [1, 2]) {
+      const response = await get(`/streams/${route}`).expect(200);
+      expect(response.text).toBe(body.replace('N', String(run)));
+      expect(response.headers['x-cache']).toBe('BYPASS');
+      expect(response.headers['server-timing']).toMatch(/^cache;desc="BYPASS";dur=\d+\.\d\d$/);
+      expect(response.headers.etag).toBeUndefined();
+    }
+    expect(runs.of(route)).toBe(2);
+  });
+
+  it('stores a body written to the platform response in one piece', async () => {
+    const miss = await get('/streams/ended').expect(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    const hit = await get('/streams/ended').expect(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.text).toBe('run 1, in one piece');
+    expect(runs.of('ended')).toBe(1);
   });
 
   it('does not store errors', async () => {

@@ -12,8 +12,11 @@ import {
   Query,
   Req,
   Res,
+  StreamableFile,
   UseGuards,
 } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { CacheControl, CachePage, NeverCache, VaryOnCookie, VaryOnHeaders } from '../../../lib/index.js';
 
 /** Counts handler runs per route, so that tests can tell a hit (no run) from a miss. */
@@ -241,6 +244,54 @@ export class PagesController {
   @VaryOnHeaders('Accept-Language')
   headerOnly() {
     return page(this.runs.count('header-only'));
+  }
+}
+
+/** Express's response is Node's; Fastify's reply holds it as `raw`. */
+const nodeResponse = (response: ServerResponse | { raw: ServerResponse }) =>
+  'raw' in response ? response.raw : response;
+
+/** Responses whose headers leave before the whole body: never stored, still marked. */
+@Controller('streams')
+export class StreamsController {
+  constructor(private readonly runs: Runs) {}
+
+  @Get('written')
+  @CachePage(60)
+  written(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('written');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    raw.write(`run ${run}, `);
+    raw.end('written in two chunks');
+  }
+
+  @Get('piped')
+  @CachePage(60)
+  piped(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('piped');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    Readable.from([`run ${run}, `, 'piped']).pipe(raw);
+  }
+
+  @Get('streamable')
+  @CachePage(60)
+  streamable() {
+    const run = this.runs.count('streamable');
+    return new StreamableFile(Readable.from([Buffer.from(`run ${run}, `), Buffer.from('a StreamableFile')]), {
+      type: 'text/plain',
+    });
+  }
+
+  /** The whole body in one `end()` on the Node response: stored, on both platforms. */
+  @Get('ended')
+  @CachePage(60)
+  ended(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('ended');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    raw.end(`run ${run}, in one piece`);
   }
 }
 
