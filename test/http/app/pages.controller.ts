@@ -1,4 +1,5 @@
 import {
+  CallHandler,
   CanActivate,
   Controller,
   ExecutionContext,
@@ -7,6 +8,7 @@ import {
   Header,
   HttpCode,
   Injectable,
+  NestInterceptor,
   NotFoundException,
   Post,
   Query,
@@ -14,9 +16,11 @@ import {
   Res,
   StreamableFile,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
+import { map, type Observable } from 'rxjs';
 import { CacheControl, CachePage, NeverCache, VaryOnCookie, VaryOnHeaders } from '../../../lib/index.js';
 
 /** Counts handler runs per route, so that tests can tell a hit (no run) from a miss. */
@@ -41,6 +45,20 @@ export class AllowHeaderGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
     if (request.headers['x-allow'] !== 'yes') throw new ForbiddenException('X-Allow: yes required');
     return true;
+  }
+}
+
+/**
+ * Maps what the handler returns, as `ClassSerializerInterceptor` does, and counts its runs: placed
+ * inside `@CachePage`, it must not run on a hit.
+ */
+@Injectable()
+export class SerializingInterceptor implements NestInterceptor {
+  constructor(private readonly runs: Runs) {}
+
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const run = this.runs.count('serializer');
+    return next.handle().pipe(map((data: object) => ({ ...data, serialized: run })));
   }
 }
 
@@ -153,6 +171,17 @@ export class PagesController {
     return page(run);
   }
 
+  /** Public, but the cookie it sets is one visitor's: Django keeps it only for a request that had cookies. */
+  @Get('sets-cookie-varying')
+  @CachePage(60)
+  @CacheControl({ public: true })
+  @VaryOnCookie()
+  setsCookieVarying(@Res({ passthrough: true }) response: SettableResponse) {
+    const run = this.runs.count('sets-cookie-varying');
+    response.header('Set-Cookie', `session=${run}; HttpOnly`);
+    return page(run);
+  }
+
   /** Dangerous on purpose: shows who asked, without saying it varies on who asks. */
   @Get('whoami')
   @CachePage(60)
@@ -200,6 +229,15 @@ export class PagesController {
   @CachePage(60)
   guarded() {
     return page(this.runs.count('guarded'));
+  }
+
+  /** Decorators apply bottom up: the serializer is added after the page cache's interceptor, inside it. */
+  @Get('serialized')
+  @UseGuards(AllowHeaderGuard)
+  @UseInterceptors(SerializingInterceptor)
+  @CachePage(60)
+  serialized() {
+    return page(this.runs.count('serialized'));
   }
 
   @Get('max-age')
