@@ -8,7 +8,8 @@ import type { PageAdapter } from './page-adapter.interface.js';
 /** The parts of Express's request used here (Express extends Node's). */
 interface ExpressRequest extends IncomingMessage {
   protocol: string;
-  originalUrl: string;
+  baseUrl: string;
+  url: string;
 }
 
 type Middleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
@@ -45,10 +46,14 @@ export class ExpressPageAdapter implements PageAdapter {
     stack.splice(firstHandler === -1 ? stack.length : firstHandler, 0, layer);
   }
 
+  /**
+   * The URL is the one Express routes (`req.url` under its mount point): a middleware that rewrites
+   * it (by a header, say) sends the request to another handler, whose pages must be other keys.
+   */
   describe(request: ExpressRequest): PageRequest {
     return {
       method: request.method!,
-      url: `${request.protocol}://${request.headers.host ?? ''}${request.originalUrl}`,
+      url: `${request.protocol}://${request.headers.host ?? ''}${request.baseUrl}${request.url}`,
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }
