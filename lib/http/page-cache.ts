@@ -1,4 +1,4 @@
-import { Inject, Injectable, VersioningType, type OnModuleInit, type VersioningOptions } from '@nestjs/common';
+import { Inject, Injectable, Logger, VersioningType, type OnModuleInit, type VersioningOptions } from '@nestjs/common';
 import { HOST_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
@@ -113,6 +113,7 @@ export class PageCache implements OnModuleInit {
     if (this.sharedUrls === undefined) {
       this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
     } else {
+      new Logger('CacheModule').debug(`Page cache hits go through Nest's pipeline: ${this.sharedUrls}.`);
       for (const { metatype, name } of this.controllers()) {
         if (this.controllerScopes.has(metatype)) continue; // one controller in several modules
         let scope = name;
