@@ -178,9 +178,10 @@ export class CachePageInterceptor implements NestInterceptor {
   private readPlan(controller: object, handler: object): RoutePlan | null {
     const targets = [controller, handler] as Array<() => void>;
     const neverCache = this.reflector.getAllAndOverride<boolean>(NEVER_CACHE_METADATA, targets) === true;
-    const page = neverCache
+    const declared = neverCache
       ? undefined
       : (this.reflector.getAllAndOverride<PageRule>(CACHE_PAGE_METADATA, targets.slice().reverse()) ?? this.siteRule());
+    const page = declared && this.pageCache.scopedRule(declared, controller, handler);
     const directives = this.reflector.getAll<Array<CacheControlDirectives | undefined>>(
       CACHE_CONTROL_METADATA,
       targets,
@@ -193,7 +194,10 @@ export class CachePageInterceptor implements NestInterceptor {
       .sort((a, b) => a.toLowerCase().localeCompare(b.toLowerCase()));
     if (page === undefined && !neverCache && cacheControl === undefined && vary.length === 0) return null;
     const answersBeforeRouting =
-      page !== undefined && page.dependsOn === undefined && this.onlyPageCacheRuns(controller, handler);
+      page !== undefined &&
+      page.dependsOn === undefined &&
+      this.pageCache.answersBeforeRouting &&
+      this.onlyPageCacheRuns(controller, handler);
     return { page, neverCache, cacheControl, vary, answersBeforeRouting };
   }
 }

@@ -1,4 +1,5 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, VersioningType, type OnModuleInit, type VersioningOptions } from '@nestjs/common';
+import { HOST_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
@@ -27,6 +28,8 @@ import {
 const REPLYING_METHODS = ['reply', 'render'] as const;
 // Routes whose hits may be answered before Nest's router; a bound on memory, not a tuning knob.
 const EARLY_ROUTES_LIMIT = 10_000;
+// `@RouteConstraints()` of @nestjs/platform-fastify (FASTIFY_ROUTE_CONSTRAINTS_METADATA), an optional install.
+const FASTIFY_ROUTE_CONSTRAINTS_METADATA = '__fastify_route_constraints__';
 
 export type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
 
@@ -75,8 +78,15 @@ export class PageCache implements OnModuleInit {
   private readonly claimed = new WeakSet<object>();
   /** Responses written from the cache, which Nest must then not write again. */
   private answered = new WeakSet<object>();
-  /** URLs whose route runs nothing but the page cache, with its rule: their hits skip the pipeline. */
+  /**
+   * Method and URL of routes that run nothing but the page cache, with their rule: their hits
+   * skip the pipeline.
+   */
   private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string }>();
+  /** Why Nest may route one method and URL to several handlers here, if it may; see `sharedUrlsOf`. */
+  private sharedUrls: string | undefined;
+  /** Each controller's part of its pages' keys, once handlers may share URLs: names, made unique. */
+  private readonly controllerScopes = new Map<object, string>();
   /** Misses being computed, by URL and method; each entry goes when its response is over. */
   private readonly computing = new Map<string, Promise<void>>();
 
@@ -99,7 +109,18 @@ export class PageCache implements OnModuleInit {
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
         : new ExpressPageAdapter(http.getInstance() as ExpressApp, this.routeHandlerNames());
-    this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
+    this.sharedUrls = this.sharedUrlsOf();
+    if (this.sharedUrls === undefined) {
+      this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
+    } else {
+      new Logger('CacheModule').debug(`Page cache hits go through Nest's pipeline: ${this.sharedUrls}.`);
+      for (const { metatype, name } of this.controllers()) {
+        if (this.controllerScopes.has(metatype)) continue; // one controller in several modules
+        let scope = name;
+        for (let n = 2; [...this.controllerScopes.values()].includes(scope); n++) scope = `${name}~${n}`;
+        this.controllerScopes.set(metatype, scope);
+      }
+    }
     if (http[PATCHED] !== undefined) {
       this.answered = http[PATCHED];
       return;
@@ -116,15 +137,71 @@ export class PageCache implements OnModuleInit {
   /** The names Nest gives its route handlers: `Controller.method` for each controller method. */
   private routeHandlerNames(): Set<string> {
     const names = new Set<string>();
+    for (const { name, methods } of this.controllers()) {
+      for (const method of methods.keys()) names.add(`${name}.${method}`);
+    }
+    return names;
+  }
+
+  /** Every controller of the app, with its methods by name. */
+  private *controllers(): Generator<{ metatype: object; name: string; methods: Map<string, unknown> }> {
     for (const module of this.modulesContainer.values()) {
       for (const wrapper of module.controllers.values()) {
-        const prototype = (wrapper.metatype as { prototype?: object } | null)?.prototype;
-        for (let level = prototype; level && level !== Object.prototype; level = Object.getPrototypeOf(level)) {
-          for (const method of Object.getOwnPropertyNames(level)) names.add(`${wrapper.name}.${method}`);
+        const metatype = wrapper.metatype as { prototype?: object } | null;
+        if (!metatype) continue;
+        const methods = new Map<string, unknown>();
+        for (
+          let level = metatype.prototype;
+          level && level !== Object.prototype;
+          level = Object.getPrototypeOf(level)
+        ) {
+          for (const method of Object.getOwnPropertyNames(level)) {
+            if (!methods.has(method)) methods.set(method, Object.getOwnPropertyDescriptor(level, method)?.value);
+          }
+        }
+        yield { metatype, name: wrapper.name, methods };
+      }
+    }
+  }
+
+  /**
+   * Why Nest may send one method and URL to different handlers in this app, by something the
+   * page key does not hold, or `undefined` if it cannot: versioning other than by URI (a header,
+   * the media type, an extractor), a controller bound to a host (matched on `req.hostname`,
+   * which a trusted proxy's `X-Forwarded-Host` sets, while the key holds `Host`), or Fastify
+   * route constraints. App-wide, since the handler that answers may be another than the one that
+   * was learned. Then no hit is answered before routing, and each controller keeps its own pages.
+   */
+  private sharedUrlsOf(): string | undefined {
+    const config = (this.moduleRef as unknown as { container?: { applicationConfig?: AppConfig } }).container
+      ?.applicationConfig;
+    if (typeof config?.getVersioning !== 'function') return 'versioning options not readable';
+    const versioning = config.getVersioning();
+    if (versioning !== undefined && versioning.type !== VersioningType.URI) return 'versioning not by URI';
+    for (const { metatype, name, methods } of this.controllers()) {
+      if (Reflect.getMetadata(HOST_METADATA, metatype) !== undefined) return `${name} is bound to a host`;
+      for (const target of [metatype, ...methods.values()]) {
+        if (typeof target === 'function' && Reflect.getMetadata(FASTIFY_ROUTE_CONSTRAINTS_METADATA, target)) {
+          return `${name} has route constraints`;
         }
       }
     }
-    return names;
+    return undefined;
+  }
+
+  /**
+   * The rule a route's pages are kept under: once handlers may share URLs, the controller and
+   * method go into the key prefix, so that a page is only ever found by the handler that made it.
+   */
+  scopedRule(rule: PageRule, controller: object, handler: object): PageRule {
+    if (this.sharedUrls === undefined) return rule;
+    const scope = this.controllerScopes.get(controller) ?? (controller as { name?: string }).name;
+    return { ...rule, keyPrefix: `${rule.keyPrefix}.${scope}.${(handler as { name?: string }).name}` };
+  }
+
+  /** Whether a hit may be answered before Nest's router at all in this app; see `sharedUrlsOf`. */
+  get answersBeforeRouting(): boolean {
+    return this.sharedUrls === undefined;
   }
 
   get adapter(): PageAdapter | undefined {
@@ -161,11 +238,16 @@ export class PageCache implements OnModuleInit {
     };
   }
 
-  /** Remembers that this URL's hits may be answered before routing, under this rule. */
+  /**
+   * Remembers that hits of this method and URL may be answered before routing, under this rule.
+   * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
+   */
   learnRoute(request: PageRequest, rule: PageRule): void {
-    if (this.earlyRoutes.has(request.url)) return;
+    if (this.sharedUrls !== undefined) return;
+    const route = `${request.method} ${request.url}`;
+    if (this.earlyRoutes.has(route)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
-    this.earlyRoutes.set(request.url, { rule, urlHash: urlHashOf(request) });
+    this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request) });
   }
 
   /**
@@ -177,7 +259,7 @@ export class PageCache implements OnModuleInit {
     const adapter = this.platform!;
     const described = adapter.describe(request);
     if (described.method !== 'GET' && described.method !== 'HEAD') return false;
-    const route = this.earlyRoutes.get(described.url);
+    const route = this.earlyRoutes.get(`${described.method} ${described.url}`);
     if (route === undefined) return false;
     const started = performance.now();
     const page = await this.lookup(this.caches.get(route.rule.cache), route.rule, described, route.urlHash);
@@ -316,6 +398,10 @@ export function serverTiming(status: CacheStatus, lookupMs: number): string {
 }
 
 /** The parts of Nest's `ApplicationConfig` read here. */
+interface AppConfig {
+  getVersioning?(): VersioningOptions | undefined;
+}
+
 interface GlobalEnhancers {
   getGlobalGuards(): unknown[];
   getGlobalInterceptors(): unknown[];

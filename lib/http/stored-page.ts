@@ -33,7 +33,7 @@ export interface StoredPage {
 /** A response as it leaves the app, seen by the adapter just before its bytes are written. */
 export interface CapturedResponse extends HeaderAccess {
   readonly status: number;
-  /** `undefined` when the body was streamed (written in several chunks), which is never stored. */
+  /** `undefined` when the headers left before the body (a stream, or an explicit `writeHead`): never stored. */
   readonly body: Buffer | undefined;
   /** Every header name set on the response, lower-cased. */
   headerNames(): string[];

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import {
   Controller,
   ForbiddenException,
@@ -8,6 +8,7 @@ import {
   Module,
   Query,
   UsePipes,
+  VersioningType,
   type CallHandler,
   type CanActivate,
   type ExecutionContext,
@@ -20,7 +21,7 @@ import {
 import { APP_GUARD } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import request from 'supertest';
-import { CacheModule, CachePage } from '../../lib/index.js';
+import { CacheModule, CachePage, CachePageInterceptor } from '../../lib/index.js';
 import { ADAPTERS, startApp } from './app/http-app.js';
 
 /** What ran, per request: tells a hit answered before Nest's pipeline from one answered in it. */
@@ -96,11 +97,15 @@ describe.each(ADAPTERS)('hits answered before Nest’s pipeline, on %s', (adapte
   afterEach(async () => {
     await app?.close();
     Object.assign(seen, { pipe: 0, interceptor: 0, middleware: 0 });
+    jest.restoreAllMocks();
   });
+  /** Pipes run only with the handler; the page cache's own interceptor tells a hit in the pipeline. */
+  const pipelineRuns = () => jest.spyOn(CachePageInterceptor.prototype, 'intercept');
 
   it('skip the pipeline of a route that runs nothing but the page cache, after every middleware', async () => {
     let url: string;
     ({ app, url } = await startApp(adapter, EarlyModule));
+    const intercepted = pipelineRuns();
     const miss = await request(url).get('/early?q=1').expect(200);
     expect(miss.headers['x-cache']).toBe('MISS');
     for (let i = 0; i < 3; i++) {
@@ -108,9 +113,21 @@ describe.each(ADAPTERS)('hits answered before Nest’s pipeline, on %s', (adapte
       expect(hit.headers['x-cache']).toBe('HIT');
       expect(hit.body).toEqual(miss.body);
     }
-    expect(seen.pipe).toBe(1); // the pipeline ran for the miss only
+    expect(seen.pipe).toBe(1);
+    expect(intercepted).toHaveBeenCalledTimes(1); // the pipeline ran for the miss only
     expect(seen.middleware).toBe(4);
     await request(url).get('/early?q=1').set('X-Block', 'yes').expect(403);
+  });
+
+  it('still skip it under URI versioning, where the version is part of the URL', async () => {
+    let url: string;
+    ({ app, url } = await startApp(adapter, EarlyModule, (nest) =>
+      nest.enableVersioning({ type: VersioningType.URI }),
+    ));
+    const intercepted = pipelineRuns();
+    await request(url).get('/early?q=uri').expect(200);
+    for (let i = 0; i < 2; i++) expect((await request(url).get('/early?q=uri')).headers['x-cache']).toBe('HIT');
+    expect(intercepted).toHaveBeenCalledTimes(1);
   });
 
   it('never skip a global guard', async () => {

@@ -4,14 +4,17 @@ import { Module, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { CacheModule } from '../../lib/index.js';
 import { ADAPTERS, startApp } from './app/http-app.js';
-import { AllowHeaderGuard, PagesController, Runs, WholeController } from './app/pages.controller.js';
+import { AllowHeaderGuard, PagesController, Runs, StreamsController, WholeController } from './app/pages.controller.js';
 
 @Module({
   imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: 'page-cache-e2e', timeout: 300 } })],
-  controllers: [PagesController, WholeController],
+  controllers: [PagesController, WholeController, StreamsController],
   providers: [Runs, AllowHeaderGuard],
 })
 class PagesModule {}
+
+/** `Server-Timing` as every response the page cache handles carries it, naming what it did. */
+const timing = (status: string) => new RegExp(`^cache;desc="${status}";dur=\\d+\\.\\d\\d$`);
 
 describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
   let app: INestApplication;
@@ -32,11 +35,11 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     const miss = await get('/pages/counted').expect(200);
     expect(miss.headers['x-cache']).toBe('MISS');
     expect(miss.headers.age).toBeUndefined();
-    expect(miss.headers['server-timing']).toMatch(/^cache;desc="MISS";dur=\d+\.\d\d$/);
+    expect(miss.headers['server-timing']).toMatch(timing('MISS'));
     const hit = await get('/pages/counted').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.headers.age).toMatch(/^\d+$/);
-    expect(hit.headers['server-timing']).toMatch(/^cache;desc="HIT"/);
+    expect(hit.headers['server-timing']).toMatch(timing('HIT'));
     expect(hit.text).toBe(miss.text);
     expect(hit.headers['content-type']).toBe(miss.headers['content-type']);
     expect(hit.headers['content-length']).toBe(String(Buffer.byteLength(miss.text)));
@@ -69,6 +72,7 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     expect(etag).toMatch(/^"[0-9a-f]{32}"$/);
     const notModified = await get('/pages/max-age').set('If-None-Match', etag).expect(304);
     expect(notModified.headers['x-cache']).toBe('HIT');
+    expect(notModified.headers['server-timing']).toMatch(timing('HIT'));
     expect(notModified.headers.etag).toBe(etag);
     expect(notModified.headers['cache-control']).toBe('max-age=30');
     expect(notModified.text).toBe('');
@@ -95,6 +99,7 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     const first = await request(url).post('/pages/counted').expect(201);
     const second = await request(url).post('/pages/counted').expect(201);
     expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['BYPASS', 'BYPASS']);
+    expect(second.headers['server-timing']).toMatch(timing('BYPASS'));
     expect(runs.of('post')).toBe(2);
   });
 
@@ -110,13 +115,42 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     const first = await get(`/pages/${route}`);
     const second = await get(`/pages/${route}`);
     expect([first.headers['x-cache'], second.headers['x-cache']]).toEqual(['BYPASS', 'BYPASS']);
+    expect([first.headers['server-timing'], second.headers['server-timing']]).toEqual([
+      expect.stringMatching(timing('BYPASS')),
+      expect.stringMatching(timing('BYPASS')),
+    ]);
     expect(runs.of(route)).toBe(2);
+  });
+
+  it.each([
+    ['written', 'run N, written in two chunks'],
+    ['piped', 'run N, piped'],
+    ['streamable', 'run N, a StreamableFile'],
+  ])('does not store a streamed response (/streams/%s), and says so', async (route, body) => {
+    for (const run of [1, 2]) {
+      const response = await get(`/streams/${route}`).expect(200);
+      expect(response.text).toBe(body.replace('N', String(run)));
+      expect(response.headers['x-cache']).toBe('BYPASS');
+      expect(response.headers['server-timing']).toMatch(timing('BYPASS'));
+      expect(response.headers.etag).toBeUndefined();
+    }
+    expect(runs.of(route)).toBe(2);
+  });
+
+  it('stores a body written to the platform response in one piece', async () => {
+    const miss = await get('/streams/ended').expect(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    const hit = await get('/streams/ended').expect(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.text).toBe('run 1, in one piece');
+    expect(runs.of('ended')).toBe(1);
   });
 
   it('does not store errors', async () => {
     await get('/pages/missing').expect(404);
     const again = await get('/pages/missing').expect(404);
     expect(again.headers['x-cache']).toBe('BYPASS');
+    expect(again.headers['server-timing']).toMatch(timing('BYPASS'));
     expect(runs.of('missing')).toBe(2);
   });
 
@@ -131,6 +165,22 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     const hit = await get('/pages/sets-cookie-public').expect(200);
     expect(hit.headers['x-cache']).toBe('HIT');
     expect(hit.headers['set-cookie']).toBeUndefined();
+  });
+
+  it("does not store a cookie set for a request without cookies when the response varies on Cookie (Django's rule)", async () => {
+    for (const run of [1, 2]) {
+      const response = await get('/pages/sets-cookie-varying').expect(200);
+      expect(response.headers['x-cache']).toBe('BYPASS');
+      expect(response.headers['set-cookie']).toEqual([`session=${run}; HttpOnly`]);
+    }
+    // A request that brought cookies keys the page by them: stored, and the cookie never replayed.
+    const miss = await get('/pages/sets-cookie-varying').set('Cookie', 'session=2').expect(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    const hit = await get('/pages/sets-cookie-varying').set('Cookie', 'session=2').expect(200);
+    expect(hit.headers['x-cache']).toBe('HIT');
+    expect(hit.headers['set-cookie']).toBeUndefined();
+    expect(hit.body.run).toBe(3);
+    expect(runs.of('sets-cookie-varying')).toBe(3);
   });
 
   it("never serves one user's response to another (Authorization)", async () => {
@@ -208,6 +258,20 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     expect(runs.of('guarded')).toBe(1);
   });
 
+  it('runs neither the handler nor an interceptor inside @CachePage on a hit, and sends the stored bytes', async () => {
+    const miss = await get('/pages/serialized').set('X-Allow', 'yes').expect(200);
+    expect(miss.headers['x-cache']).toBe('MISS');
+    expect(miss.body).toMatchObject({ run: 1, serialized: 1 });
+    for (let i = 0; i < 2; i++) {
+      const hit = await get('/pages/serialized').set('X-Allow', 'yes').expect(200);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.text).toBe(miss.text);
+    }
+    await get('/pages/serialized').expect(403); // answered in Nest's pipeline, after the guard
+    expect(runs.of('serialized')).toBe(1);
+    expect(runs.of('serializer')).toBe(1);
+  });
+
   it('runs the handler once for 100 concurrent cold requests', async () => {
     const responses = await Promise.all(Array.from({ length: 100 }, () => get('/pages/slow')));
     expect(runs.of('slow')).toBe(1);
@@ -228,6 +292,7 @@ describe.each(ADAPTERS)('@CachePage on %s', (adapter) => {
     expect(statuses).toEqual(['MISS', 'STALE', 'STALE', 'STALE', 'STALE']);
     for (const response of during) {
       expect(response.body.run).toBe(response.headers['x-cache'] === 'MISS' ? 2 : 1);
+      expect(response.headers['server-timing']).toMatch(timing(response.headers['x-cache']!));
     }
     const after = await get('/pages/stale').expect(200);
     expect(after.headers['x-cache']).toBe('HIT');

@@ -15,6 +15,13 @@ class SiteController {
     return { run: this.runs.count('plain') };
   }
 
+  @Get('slow')
+  async slow() {
+    const run = this.runs.count('slow');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return { run };
+  }
+
   @Post('plain')
   post() {
     return { run: this.runs.count('post') };
@@ -96,6 +103,16 @@ describe.each(ADAPTERS)('the per-site cache on %s', (adapter) => {
     expect(hit.headers['x-page-cache']).toBe('HIT');
     expect(hit.body).toEqual(miss.body);
     expect(runs.of('plain')).toBe(1);
+  });
+
+  it('runs the handler once for 80 concurrent cold requests', async () => {
+    const responses = await Promise.all(Array.from({ length: 80 }, () => get('/site/slow')));
+    expect(runs.of('slow')).toBe(1);
+    expect(responses.every((response) => response.status === 200)).toBe(true);
+    expect(new Set(responses.map((response) => response.text))).toEqual(new Set(['{"run":1}']));
+    const statuses = responses.map((response) => response.headers['x-page-cache']);
+    expect(statuses.filter((status) => status === 'MISS')).toHaveLength(1);
+    expect(statuses.filter((status) => status === 'HIT')).toHaveLength(79);
   });
 
   it('bypasses other methods', async () => {

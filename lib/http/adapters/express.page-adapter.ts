@@ -2,15 +2,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
+import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
 import type { PageAdapter } from './page-adapter.interface.js';
 
 /** The parts of Express's request used here (Express extends Node's). */
 interface ExpressRequest extends IncomingMessage {
   protocol: string;
-  originalUrl: string;
+  baseUrl: string;
+  url: string;
 }
 
-type End = ServerResponse['end'];
 type Middleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
 
 /** The parts of an Express 5 application used here. */
@@ -45,10 +46,14 @@ export class ExpressPageAdapter implements PageAdapter {
     stack.splice(firstHandler === -1 ? stack.length : firstHandler, 0, layer);
   }
 
+  /**
+   * The URL is the one Express routes (`req.url` under its mount point): a middleware that rewrites
+   * it (by a header, say) sends the request to another handler, whose pages must be other keys.
+   */
   describe(request: ExpressRequest): PageRequest {
     return {
       method: request.method!,
-      url: `${request.protocol}://${request.headers.host ?? ''}${request.originalUrl}`,
+      url: `${request.protocol}://${request.headers.host ?? ''}${request.baseUrl}${request.url}`,
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }
@@ -77,59 +82,15 @@ export class ExpressPageAdapter implements PageAdapter {
   }
 
   /**
-   * Wraps this response's `write` and `end`: Express sends a whole body with one `end(chunk)`,
-   * before the headers go out, so the body and the final headers are both in hand there.
+   * Express sends a whole body with one `end(chunk)`, before the headers go out, so the body and
+   * the final headers are both in hand there; a streamed body sends its headers with its first
+   * chunk, and is seen there.
    */
   capture(_request: unknown, response: ServerResponse, finish: (response: CapturedResponse) => void): void {
-    const { write, end } = response;
-    let streamed = false;
-    response.write = function (this: ServerResponse, ...args: unknown[]) {
-      streamed = true;
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as ServerResponse['write'];
-    response.end = function (this: ServerResponse, chunk?: unknown, encoding?: unknown, callback?: unknown) {
-      response.write = write;
-      response.end = end;
-      if (!response.headersSent) {
-        const body = streamed ? undefined : bodyOf(chunk, encoding);
-        finish(capturedExpress(response, body));
-      }
-      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, encoding, callback);
-    } as End;
+    beforeHeadersLeave(response, (body) => finish(capturedNode(response, body)));
   }
 
   onClose(response: ServerResponse, callback: () => void): void {
     response.once('close', callback);
   }
-}
-
-function capturedExpress(response: ServerResponse, body: Buffer | undefined): CapturedResponse {
-  return {
-    status: response.statusCode,
-    body,
-    get: (name) => headerValue(response.getHeader(name)),
-    set: (name, value) => response.setHeader(name, value),
-    headerNames: () => response.getHeaderNames(),
-  };
-}
-
-function bodyOf(chunk: unknown, encoding: unknown): Buffer {
-  if (chunk === undefined || chunk === null || typeof chunk === 'function') return Buffer.alloc(0);
-  if (typeof chunk === 'string')
-    return Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  if (Buffer.isBuffer(chunk)) return chunk;
-  const view = chunk as ArrayBufferView;
-  return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
-}
-
-/**
- * One string for a header, whatever Node holds (numbers, repeated headers). Anything else is no
- * header: a name such as `constructor`, taken from a response's `Vary`, finds what a plain object
- * inherits.
- */
-export function headerValue(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') return String(value);
-  if (Array.isArray(value)) return value.join(', ');
-  return undefined;
 }

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
-import { headerValue } from './express.page-adapter.js';
+import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
 import type { PageAdapter } from './page-adapter.interface.js';
 
 type Finish = (response: CapturedResponse) => void;
@@ -46,14 +46,14 @@ export interface FastifyInstance {
  */
 export class FastifyPageAdapter implements PageAdapter {
   /** Requests whose response is awaited, until it is sent; entries go with their request. */
-  private readonly finishers = new WeakMap<FastifyRequest, Finish>();
+  private readonly finishers = new WeakMap<FastifyRequest, (payload: unknown) => void>();
 
   constructor(private readonly instance: FastifyInstance) {
     instance.addHook('onSend', (request, reply, payload, done) => {
       const finish = this.finishers.get(request);
       if (finish !== undefined) {
         this.finishers.delete(request);
-        finish(capturedFastify(reply, payloadBytes(payload)));
+        finish(payload);
       }
       done(null, payload);
     });
@@ -100,8 +100,22 @@ export class FastifyPageAdapter implements PageAdapter {
     void reply.send(body === undefined ? undefined : Buffer.from(body, 'latin1'));
   }
 
-  capture(request: FastifyRequest, _reply: FastifyReply, finish: Finish): void {
-    this.finishers.set(request, finish);
+  /**
+   * Seen in the `onSend` hook; a handler that writes to `reply.raw` itself goes around Fastify's
+   * hooks, so its response is seen where Node's headers leave, as on Express.
+   */
+  capture(request: FastifyRequest, reply: FastifyReply, finish: Finish): void {
+    let over = false;
+    const once = (captured: () => CapturedResponse) => {
+      if (over) return;
+      over = true;
+      finish(captured());
+    };
+    this.finishers.set(request, (payload) => once(() => capturedFastify(reply, payloadBytes(payload))));
+    beforeHeadersLeave(reply.raw, (body) => {
+      this.finishers.delete(request);
+      once(() => capturedNode(reply.raw, body));
+    });
   }
 
   onClose(reply: FastifyReply, callback: () => void): void {

@@ -1,4 +1,5 @@
 import {
+  CallHandler,
   CanActivate,
   Controller,
   ExecutionContext,
@@ -7,13 +8,19 @@ import {
   Header,
   HttpCode,
   Injectable,
+  NestInterceptor,
   NotFoundException,
   Post,
   Query,
   Req,
   Res,
+  StreamableFile,
   UseGuards,
+  UseInterceptors,
 } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { map, type Observable } from 'rxjs';
 import { CacheControl, CachePage, NeverCache, VaryOnCookie, VaryOnHeaders } from '../../../lib/index.js';
 
 /** Counts handler runs per route, so that tests can tell a hit (no run) from a miss. */
@@ -38,6 +45,20 @@ export class AllowHeaderGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>();
     if (request.headers['x-allow'] !== 'yes') throw new ForbiddenException('X-Allow: yes required');
     return true;
+  }
+}
+
+/**
+ * Maps what the handler returns, as `ClassSerializerInterceptor` does, and counts its runs: placed
+ * inside `@CachePage`, it must not run on a hit.
+ */
+@Injectable()
+export class SerializingInterceptor implements NestInterceptor {
+  constructor(private readonly runs: Runs) {}
+
+  intercept(_context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const run = this.runs.count('serializer');
+    return next.handle().pipe(map((data: object) => ({ ...data, serialized: run })));
   }
 }
 
@@ -150,6 +171,17 @@ export class PagesController {
     return page(run);
   }
 
+  /** Public, but the cookie it sets is one visitor's: Django keeps it only for a request that had cookies. */
+  @Get('sets-cookie-varying')
+  @CachePage(60)
+  @CacheControl({ public: true })
+  @VaryOnCookie()
+  setsCookieVarying(@Res({ passthrough: true }) response: SettableResponse) {
+    const run = this.runs.count('sets-cookie-varying');
+    response.header('Set-Cookie', `session=${run}; HttpOnly`);
+    return page(run);
+  }
+
   /** Dangerous on purpose: shows who asked, without saying it varies on who asks. */
   @Get('whoami')
   @CachePage(60)
@@ -199,6 +231,15 @@ export class PagesController {
     return page(this.runs.count('guarded'));
   }
 
+  /** Decorators apply bottom up: the serializer is added after the page cache's interceptor, inside it. */
+  @Get('serialized')
+  @UseGuards(AllowHeaderGuard)
+  @UseInterceptors(SerializingInterceptor)
+  @CachePage(60)
+  serialized() {
+    return page(this.runs.count('serialized'));
+  }
+
   @Get('max-age')
   @CachePage(60)
   @CacheControl({ maxAge: 30 })
@@ -241,6 +282,54 @@ export class PagesController {
   @VaryOnHeaders('Accept-Language')
   headerOnly() {
     return page(this.runs.count('header-only'));
+  }
+}
+
+/** Express's response is Node's; Fastify's reply holds it as `raw`. */
+const nodeResponse = (response: ServerResponse | { raw: ServerResponse }) =>
+  'raw' in response ? response.raw : response;
+
+/** Responses whose headers leave before the whole body: never stored, still marked. */
+@Controller('streams')
+export class StreamsController {
+  constructor(private readonly runs: Runs) {}
+
+  @Get('written')
+  @CachePage(60)
+  written(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('written');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    raw.write(`run ${run}, `);
+    raw.end('written in two chunks');
+  }
+
+  @Get('piped')
+  @CachePage(60)
+  piped(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('piped');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    Readable.from([`run ${run}, `, 'piped']).pipe(raw);
+  }
+
+  @Get('streamable')
+  @CachePage(60)
+  streamable() {
+    const run = this.runs.count('streamable');
+    return new StreamableFile(Readable.from([Buffer.from(`run ${run}, `), Buffer.from('a StreamableFile')]), {
+      type: 'text/plain',
+    });
+  }
+
+  /** The whole body in one `end()` on the Node response: stored, on both platforms. */
+  @Get('ended')
+  @CachePage(60)
+  ended(@Res() response: ServerResponse | { raw: ServerResponse }) {
+    const run = this.runs.count('ended');
+    const raw = nodeResponse(response);
+    raw.setHeader('Content-Type', 'text/plain');
+    raw.end(`run ${run}, in one piece`);
   }
 }
 
