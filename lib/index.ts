@@ -15,6 +15,15 @@ export {
 } from './http/http-cache.decorators.js';
 export { CachePageInterceptor } from './http/cache-page.interceptor.js';
 export type { CacheControlDirectives } from './http/response-headers.js';
+export {
+  addNeverCacheHeaders,
+  getMaxAge,
+  hasVaryHeader,
+  patchCacheControl,
+  patchResponseHeaders,
+  patchVaryHeaders,
+  type PatchableResponse,
+} from './http/header-helpers.js';
 export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js';
 export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/cache-stats.js';
 export { CacheHealthIndicator, type CacheHealthOptions, type CacheHealthResult } from './observability/cache.health.js';
