@@ -62,6 +62,15 @@ describe.each(backends)('getOrSet options on %s', (_name, entry) => {
     }
   });
 
+  it('shares one run between plain getOrSet calls and calls with options on the same key', async () => {
+    const factory = slowFactory(100, () => 'v');
+    const calls = [undefined, { staleWhileRevalidate: 10 }, { lock: true }, undefined].flatMap((options) =>
+      Array.from({ length: 50 }, () => cache.getOrSet('mixed', factory, 60, undefined, options)),
+    );
+    expect(new Set(await Promise.all(calls))).toEqual(new Set(['v']));
+    expect(factory.runs).toBe(1);
+  });
+
   it('stores plain values without options and an envelope with logical expiry', async () => {
     await cache.getOrSet('plain', () => 'value', 60);
     expect(await cache.get('plain')).toBe('value');
