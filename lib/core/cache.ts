@@ -484,7 +484,9 @@ export class Cache {
           // taken by another owner between the read and the delete; its TTL bounds the damage.
           else if ((await this.backend.get(made)) === token) await this.backend.delete(made);
         } catch (error) {
-          this.fail(error, 'unlock', key);
+          // Counted and logged (once per burst), never thrown, whatever `ignoreErrors` says: the
+          // value is computed and stored, and the lease's TTL frees the lock key anyway.
+          this.asCacheError(error, 'unlock', key);
         }
       },
     };
