@@ -87,10 +87,15 @@ export function buildCachedMethod(
   };
 }
 
+/**
+ * A `@Cacheable` call always answers a promise, whether it reads the cache or not (`condition`
+ * false, `vary` knowing no caller): a sync method's callers see one shape, and its throw rejects.
+ */
 function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMethodContext): MethodWrapper {
   const { options, cache, keyOf, timeout } = resolved;
   const { condition, dependsOn } = options;
   const { instance, original } = context;
+  const uncached = async (args: unknown[]) => original.apply(instance, args);
   const lookup = cachedLookup(resolved, context);
   if (dependsOn === undefined || dependsOn.length === 0) {
     return (args) => {
@@ -102,7 +107,7 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
         // async method would, rather than throwing from a call that returns a promise.
         return Promise.reject(error);
       }
-      return key === undefined ? original.apply(instance, args) : lookup.read(key, args);
+      return key === undefined ? uncached(args) : lookup.read(key, args);
     };
   }
   // The generations are read before the method runs: a result computed from rows that change

@@ -178,6 +178,41 @@ describe('@Cacheable', () => {
     await service.search('tea');
     expect(service.runs).toBe(1);
   });
+
+  it('returns a promise from a sync method on every path: condition false, vary unknown, and a throw', async () => {
+    @Injectable()
+    class SyncService {
+      runs = 0;
+
+      @Cacheable({ key: 'sync:{0}', condition: ([id]) => id > 0 })
+      find(id: number) {
+        this.runs++;
+        if (id === -13) throw new Error('unlucky');
+        return `item ${id}`;
+      }
+
+      @Cacheable({ key: 'mine', vary: () => undefined })
+      mine() {
+        return 'for whom?';
+      }
+    }
+    const { service } = await boot(SyncService);
+    const uncached = service.find(-1); // condition false: the cache is left alone
+    expect(uncached).toBeInstanceOf(Promise);
+    expect(await uncached).toBe('item -1');
+    const unknownCaller = service.mine(); // vary knows no caller: not cached either
+    expect(unknownCaller).toBeInstanceOf(Promise);
+    expect(await unknownCaller).toBe('for whom?');
+    let thrown: unknown;
+    let call: unknown;
+    try {
+      call = service.find(-13);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeUndefined(); // rejects, as a hit or an async method would, rather than throwing
+    await expect(call).rejects.toThrow('unlucky');
+  });
 });
 
 describe.each(backends)('@Cacheable options on %s', (_name, entry) => {
