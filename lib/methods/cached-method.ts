@@ -110,6 +110,8 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
       return key === undefined ? uncached(args) : lookup.read(key, args);
     };
   }
+  // Generations must outlive every entry stored under them, stale and grace windows included.
+  const kept = keptLifetime(cache, timeout, options);
   // The generations are read before the method runs: a result computed from rows that change
   // meanwhile is stored under the old generations, which no later call reads.
   return async (args) => {
@@ -118,13 +120,23 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
     const readNumber = lookup.readStarted();
     let part: string;
     try {
-      part = await versionedKeyPart(cache, dependsOn, args, timeout);
+      part = await versionedKeyPart(cache, dependsOn, args, kept);
     } catch (error) {
       if (!(error instanceof CacheBackendError)) throw error;
       return lookup.bypass(key, args, readNumber);
     }
     return lookup.read(withGenerations(cache, key, part), args);
   };
+}
+
+/** How long an entry is physically kept (seconds): its timeout plus the stale and grace windows. */
+function keptLifetime(
+  cache: Cache,
+  timeout: TimeoutSeconds | undefined,
+  { staleWhileRevalidate, grace }: CacheableOptions,
+): TimeoutSeconds {
+  const fresh = timeout === undefined ? cache.defaultTimeout : timeout;
+  return fresh === null ? null : fresh + (staleWhileRevalidate ?? 0) + (grace ?? 0);
 }
 
 /** `key~generations`, hashing the key part when the whole would not fit memcached's limit. */

@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, Scope, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import {
   Cache,
   Cacheable,
@@ -579,6 +580,46 @@ describe('wiring', () => {
     expect(new Set(results)).toEqual(new Set([1]));
     expect(await service.count()).toBe(1);
     expect(await cache.get('count')).toBe(1);
+    await cache.clear();
+  });
+});
+
+describe('generations of a @Cacheable with dependsOn, on redis (database 9)', () => {
+  const raw = new Redis(redisDb(9));
+  afterAll(() => raw.disconnect());
+
+  @Injectable()
+  class CatalogService {
+    @Cacheable({ key: 'kept:{0}', timeout: 50_000, staleWhileRevalidate: 30_000, grace: 70_000, dependsOn: ['Kept'] })
+    kept(id: number) {
+      return id;
+    }
+
+    @Cacheable({ key: 'default:{0}', grace: 70_000, dependsOn: ['AliasDefault'] })
+    aliasDefault(id: number) {
+      return id;
+    }
+
+    @Cacheable({ key: 'forever:{0}', timeout: null, grace: 70_000, dependsOn: ['Forever'] })
+    forever(id: number) {
+      return id;
+    }
+  }
+
+  it("outlive the entry's whole stored life: timeout + staleWhileRevalidate + grace, null for never", async () => {
+    const { service, cache } = await boot(CatalogService, { default: { ...redis(), timeout: 50_000 } });
+    await service.kept(1);
+    await service.aliasDefault(1);
+    await service.forever(1);
+    const ttlSeconds = async (entity: string) =>
+      (await raw.pttl(cache.makeKey(`__nestjs_caches__:generation:${entity}`))) / 1000;
+    // Twice the kept life (150,000 s), not twice the timeout (100,000 s).
+    expect(await ttlSeconds('Kept')).toBeGreaterThan(2 * 100_000);
+    expect(await ttlSeconds('Kept')).toBeLessThanOrEqual(2 * 150_000);
+    // The alias's timeout (50,000 s) + grace (70,000 s).
+    expect(await ttlSeconds('AliasDefault')).toBeGreaterThan(2 * 100_000);
+    expect(await ttlSeconds('AliasDefault')).toBeLessThanOrEqual(2 * 120_000);
+    expect(await raw.pttl(cache.makeKey('__nestjs_caches__:generation:Forever'))).toBe(-1); // no expiry
     await cache.clear();
   });
 });
