@@ -8,6 +8,7 @@ import { commandChannel, lockWaitChannel, staleChannel } from '../observability/
 import { emptyCounters, recordLatency, toStats, type CacheStats } from './cache-stats.js';
 import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
 import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
+import { SingleFlight } from './single-flight.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
 
 /** The settings of one alias that `Cache` applies around its backend. */
@@ -56,8 +57,11 @@ export class Cache {
   private readonly logger: Logger;
   private lastFailureLoggedAt = -Infinity;
   private failuresSinceLog = 0;
-  /** Factories running right now, by made key: concurrent misses share one run. */
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  /**
+   * Factories running right now, by made key: concurrent misses share one run, with or without
+   * `GetOrSetOptions` (the stampede guard computes through it too).
+   */
+  private readonly inFlight = new SingleFlight();
   /** The layers of `GetOrSetOptions` (leases, logical expiry), made on first use. */
   private stampedeGuard: StampedeGuard | undefined;
 
@@ -169,20 +173,14 @@ export class Cache {
     options?: GetOrSetOptions<T>,
   ): Promise<T> {
     if (options !== undefined && needsStampedeGuard(options)) {
-      this.stampedeGuard ??= new StampedeGuard(this, this.leaseStore());
+      this.stampedeGuard ??= new StampedeGuard(this, this.leaseStore(), this.inFlight);
       return this.stampedeGuard.getOrSet(key, valueOrFactory, timeout, version, options);
     }
     const cached = await this.get<unknown>(key, MISS, version);
     if (cached !== MISS) return cached as T;
-    const made = this.makeKey(key, version);
-    let running = this.inFlight.get(made) as Promise<T> | undefined;
-    if (running === undefined) {
-      running = this.computeAndStore(key, valueOrFactory, timeout, version, options?.unless);
-      this.inFlight.set(made, running);
-      const forget = () => this.inFlight.delete(made);
-      running.then(forget, forget);
-    }
-    return running;
+    return this.inFlight.run(this.makeKey(key, version), () =>
+      this.computeAndStore(key, valueOrFactory, timeout, version, options?.unless),
+    );
   }
 
   async has(key: string, version?: number): Promise<boolean> {
@@ -486,7 +484,9 @@ export class Cache {
           // taken by another owner between the read and the delete; its TTL bounds the damage.
           else if ((await this.backend.get(made)) === token) await this.backend.delete(made);
         } catch (error) {
-          this.fail(error, 'unlock', key);
+          // Counted and logged (once per burst), never thrown, whatever `ignoreErrors` says: the
+          // value is computed and stored, and the lease's TTL frees the lock key anyway.
+          this.asCacheError(error, 'unlock', key);
         }
       },
     };

@@ -3,8 +3,9 @@ import { recordOperation } from './trampoline.js';
 import type { CacheableOptions, MethodCacheKey } from './method-cache-options.interface.js';
 
 /**
- * Caches a method's result (sync or async; the decorated method returns a promise): later calls
- * with the same key return the cached value without running it.
+ * Caches a method's result (sync or async; once the module has wired it, every call returns a
+ * promise, and a sync method's throw rejects it): later calls with the same key return the
+ * cached value without running it.
  *
  * @example @Cacheable({ key: 'recipe:{0}', timeout: 600, staleWhileRevalidate: 60 }) findOne(id: number) {...}
  */

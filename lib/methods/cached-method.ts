@@ -3,6 +3,7 @@ import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
 import { MAX_KEY_LENGTH } from '../core/keys.js';
+import { SingleFlight } from '../core/single-flight.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
@@ -16,6 +17,7 @@ import type {
   CachePutOptions,
   MethodCacheOperation,
 } from './method-cache-options.interface.js';
+import { OutageRuns } from './outage-runs.js';
 import type { MethodWrapper } from './trampoline.js';
 
 /** What a wrapper needs besides the operations: where it runs and with what. */
@@ -41,7 +43,8 @@ interface Resolved<O> {
 /**
  * Builds the function the trampoline calls for one decorated method. Fail open: when the store
  * fails (`CacheBackendError`, already counted and logged once per burst by `Cache`), the method's
- * own result is returned as on a miss, and evictions and puts are skipped.
+ * own result is returned as on a miss, still computed once per key in this process for all
+ * concurrent callers, and evictions and puts are skipped.
  */
 export function buildCachedMethod(
   operations: readonly MethodCacheOperation[],
@@ -84,10 +87,15 @@ export function buildCachedMethod(
   };
 }
 
+/**
+ * A `@Cacheable` call always answers a promise, whether it reads the cache or not (`condition`
+ * false, `vary` knowing no caller): a sync method's callers see one shape, and its throw rejects.
+ */
 function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMethodContext): MethodWrapper {
   const { options, cache, keyOf, timeout } = resolved;
   const { condition, dependsOn } = options;
   const { instance, original } = context;
+  const uncached = async (args: unknown[]) => original.apply(instance, args);
   const lookup = cachedLookup(resolved, context);
   if (dependsOn === undefined || dependsOn.length === 0) {
     return (args) => {
@@ -99,23 +107,36 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
         // async method would, rather than throwing from a call that returns a promise.
         return Promise.reject(error);
       }
-      return key === undefined ? original.apply(instance, args) : lookup(key, args);
+      return key === undefined ? uncached(args) : lookup.read(key, args);
     };
   }
+  // Generations must outlive every entry stored under them, stale and grace windows included.
+  const kept = keptLifetime(cache, timeout, options);
   // The generations are read before the method runs: a result computed from rows that change
   // meanwhile is stored under the old generations, which no later call reads.
   return async (args) => {
     const key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
     if (key === undefined) return original.apply(instance, args);
+    const readNumber = lookup.readStarted();
     let part: string;
     try {
-      part = await versionedKeyPart(cache, dependsOn, args, timeout);
+      part = await versionedKeyPart(cache, dependsOn, args, kept);
     } catch (error) {
       if (!(error instanceof CacheBackendError)) throw error;
-      return original.apply(instance, args);
+      return lookup.bypass(key, args, readNumber);
     }
-    return lookup(withGenerations(cache, key, part), args);
+    return lookup.read(withGenerations(cache, key, part), args);
   };
+}
+
+/** How long an entry is physically kept (seconds): its timeout plus the stale and grace windows. */
+function keptLifetime(
+  cache: Cache,
+  timeout: TimeoutSeconds | undefined,
+  { staleWhileRevalidate, grace }: CacheableOptions,
+): TimeoutSeconds {
+  const fresh = timeout === undefined ? cache.defaultTimeout : timeout;
+  return fresh === null ? null : fresh + (staleWhileRevalidate ?? 0) + (grace ?? 0);
 }
 
 /** `key~generations`, hashing the key part when the whole would not fit memcached's limit. */
@@ -125,48 +146,77 @@ function withGenerations(cache: Cache, key: string, part: string): string {
   return `sha256:${createHash('sha256').update(key).digest('base64url')}~${part}`;
 }
 
-/** Reads a key and, on a miss, runs the method once and stores its result. */
+interface Lookup {
+  /** Reads a key and, on a miss, runs the method once per key in this process and stores its result. */
+  read(key: string, args: unknown[]): Promise<unknown>;
+  /** Numbers a read of the store made outside `read` (the generations), for `bypass`. */
+  readStarted(): number;
+  /** That read failed: runs the method, shared with the callers concurrent with this one. */
+  bypass(key: string, args: unknown[], readNumber: number): Promise<unknown>;
+}
+
+/**
+ * The lookups of one `@Cacheable` method. Its runs go through a single flight of its own, by key,
+ * around the whole `getOrSet`, and through `OutageRuns` when a read fails: while the store is
+ * down, `getOrSet` shares nothing (its read fails before it joins a computation, its write fails
+ * after), and without these every caller of a cold key would run the method during an outage.
+ */
 function cachedLookup(
   { options, cache, timeout }: Resolved<CacheableOptions>,
   { instance, original, random }: CachedMethodContext,
-): (key: string, args: unknown[]) => Promise<unknown> {
+): Lookup {
   const { unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
   const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
   // Without options, the plain getOrSet (its fastest path) is used.
   const needsOptions = unless !== undefined || needsStampedeGuard(base);
-  const computeAndStore = async (key: string, args: unknown[]) => {
-    let ran = false;
-    let result: unknown;
-    const compute = async () => {
-      result = await original.apply(instance, args);
-      ran = true;
-      return result;
-    };
-    const getOrSetOptions = !needsOptions
-      ? undefined
-      : unless === undefined
-        ? base
-        : { ...base, unless: (value: unknown) => unless(value, args) };
-    try {
-      return await cache.getOrSet(key, compute, timeout, undefined, getOrSetOptions);
-    } catch (error) {
-      if (!(error instanceof CacheBackendError)) throw error;
-      return ran ? result : original.apply(instance, args);
-    }
-  };
-  if (needsOptions) return computeAndStore;
+  const flights = new SingleFlight();
+  const outage = new OutageRuns();
+  const computeAndStore = (key: string, args: unknown[]) =>
+    flights.run(key, async () => {
+      const run = { started: false, done: false, result: undefined as unknown };
+      const compute = async () => {
+        run.started = true;
+        run.result = await original.apply(instance, args);
+        run.done = true;
+        return run.result;
+      };
+      const getOrSetOptions = !needsOptions
+        ? undefined
+        : unless === undefined
+          ? base
+          : { ...base, unless: (value: unknown) => unless(value, args) };
+      try {
+        return await cache.getOrSet(key, compute, timeout, undefined, getOrSetOptions);
+      } catch (error) {
+        // A method that threw (even a CacheBackendError of its own) is not run again.
+        if (!(error instanceof CacheBackendError) || (run.started && !run.done)) throw error;
+        // Fail open: the result when the write failed, else a run of the method's own.
+        return run.done ? run.result : original.apply(instance, args);
+      }
+    });
+  const readStarted = () => outage.readStarted();
+  const bypass = (key: string, args: unknown[], readNumber: number) =>
+    // A computation of the key that runs already (its read succeeded) is joined.
+    flights.has(key)
+      ? computeAndStore(key, args)
+      : outage.run(key, readNumber, async () => original.apply(instance, args));
+  if (needsOptions) return { read: computeAndStore, readStarted, bypass };
   // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
   // getOrSet, which joins or starts the one computation of the key in this process.
-  return async (key, args) => {
+  const read = async (key: string, args: unknown[]) => {
+    const readNumber = outage.readStarted();
     let cached: unknown;
     try {
       cached = await cache.get(key, MISS);
     } catch (error) {
       if (!(error instanceof CacheBackendError)) throw error;
-      return original.apply(instance, args);
+      // Not through getOrSet: it would read the failing store again, and pay its timeout twice.
+      return bypass(key, args, readNumber);
     }
+    outage.answered(key);
     return cached !== MISS ? cached : computeAndStore(key, args);
   };
+  return { read, readStarted, bypass };
 }
 
 async function store({ options, cache, keyOf, timeout }: Resolved<CachePutOptions>, result: unknown, args: unknown[]) {

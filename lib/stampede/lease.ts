@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 export interface LeaseStore {
   /** Stores `token` under the lock key only if absent; `true` when stored. */
   tryTake(key: string, version: number | undefined, token: string, ttlMs: number): Promise<boolean>;
-  /** Removes the lock key only while it still holds `token`. */
+  /** Removes the lock key only while it still holds `token`; never throws (the TTL frees it anyway). */
   release(key: string, version: number | undefined, token: string): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Cache, ValueOrFactory } from '../core/cache.js';
+import type { SingleFlight } from '../core/single-flight.js';
 import { toTtlMs, type TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
@@ -50,8 +51,6 @@ export function needsStampedeGuard(options: GetOrSetOptions<never>): boolean {
  * refresh. One per `Cache`, created on first use.
  */
 export class StampedeGuard {
-  /** Computations running in this process, by made key: foreground and background share them. */
-  private readonly computing = new Map<string, Promise<unknown>>();
   /** Keys whose last refresh failed: not retried before `retryAt`. */
   private readonly failures = new Map<string, { count: number; retryAt: number }>();
   private readonly logger: Logger;
@@ -61,6 +60,11 @@ export class StampedeGuard {
   constructor(
     private readonly cache: Cache,
     private readonly leases: LeaseStore,
+    /**
+     * The cache's computations running in this process, by made key: foreground, background and
+     * plain `getOrSet` calls of one key share one run.
+     */
+    private readonly computing: SingleFlight,
   ) {
     this.logger = new Logger(`Cache:${cache.alias}`);
   }
@@ -139,15 +143,9 @@ export class StampedeGuard {
 
   /** One computation per key in this process; later callers join the running one. */
   private computeOnce<T>(plan: Plan<T>, stale: Envelope<T> | undefined): Promise<T> {
-    const made = this.cache.makeKey(plan.key, plan.version);
-    let running = this.computing.get(made) as Promise<T> | undefined;
-    if (running === undefined) {
-      running = plan.lock ? this.computeUnderLease(plan, stale) : this.computeAndStore(plan);
-      this.computing.set(made, running);
-      const forget = () => this.computing.delete(made);
-      running.then(forget, forget);
-    }
-    return running;
+    return this.computing.run(this.cache.makeKey(plan.key, plan.version), () =>
+      plan.lock ? this.computeUnderLease(plan, stale) : this.computeAndStore(plan),
+    );
   }
 
   /**

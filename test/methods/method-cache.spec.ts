@@ -1,8 +1,9 @@
 import 'reflect-metadata';
-import { afterEach, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, afterEach, describe, expect, it, jest } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, Scope, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
 import {
   Cache,
   Cacheable,
@@ -19,6 +20,17 @@ import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 let prefixes = 0;
 const locmem = (): CacheEntryOptions => ({ backend: 'locmem', location: `methods-${++prefixes}` });
+// Redis database 9 belongs to this file; each boot gets a key prefix of its own.
+const redis = (): CacheEntryOptions => ({
+  backend: 'redis',
+  location: redisDb(9),
+  keyPrefix: `methods-${process.pid}-${Date.now()}-${++prefixes}`,
+});
+/** The stores the decorator options are tested on: in process, and over the network. */
+const backends: Array<[string, () => CacheEntryOptions]> = [
+  ['locmem', locmem],
+  ['redis', redis],
+];
 
 const modules: TestingModule[] = [];
 afterEach(async () => {
@@ -159,6 +171,55 @@ describe('@Cacheable', () => {
     expect(results.every((r) => r.id === 1)).toBe(true);
   });
 
+  it('caches sync methods too (the decorated method returns a promise)', async () => {
+    const { service } = await boot(RecipesService);
+    const result = service.search('tea');
+    expect(result).toBeInstanceOf(Promise);
+    expect(await result).toEqual(['tea']);
+    await service.search('tea');
+    expect(service.runs).toBe(1);
+  });
+
+  it('returns a promise from a sync method on every path: condition false, vary unknown, and a throw', async () => {
+    @Injectable()
+    class SyncService {
+      runs = 0;
+
+      @Cacheable({ key: 'sync:{0}', condition: ([id]) => id > 0 })
+      find(id: number) {
+        this.runs++;
+        if (id === -13) throw new Error('unlucky');
+        return `item ${id}`;
+      }
+
+      @Cacheable({ key: 'mine', vary: () => undefined })
+      mine() {
+        return 'for whom?';
+      }
+    }
+    const { service } = await boot(SyncService);
+    const uncached = service.find(-1); // condition false: the cache is left alone
+    expect(uncached).toBeInstanceOf(Promise);
+    expect(await uncached).toBe('item -1');
+    const unknownCaller = service.mine(); // vary knows no caller: not cached either
+    expect(unknownCaller).toBeInstanceOf(Promise);
+    expect(await unknownCaller).toBe('for whom?');
+    let thrown: unknown;
+    let call: unknown;
+    try {
+      call = service.find(-13);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeUndefined(); // rejects, as a hit or an async method would, rather than throwing
+    await expect(call).rejects.toThrow('unlucky');
+  });
+});
+
+describe.each(backends)('@Cacheable options on %s', (_name, entry) => {
+  const bootOn = <T>(provider: Type<T>, configure?: Parameters<typeof boot>[2]) =>
+    boot(provider, { default: entry() }, configure);
+
   @Injectable()
   class RulesService {
     runs = 0;
@@ -186,7 +247,7 @@ describe('@Cacheable', () => {
   }
 
   it('checks condition before the call and unless after it', async () => {
-    const { service, cache } = await boot(RulesService);
+    const { service, cache } = await bootOn(RulesService);
     await service.find(-1);
     await service.find(-1);
     expect(service.runs).toBe(2); // condition false: not cached
@@ -200,7 +261,7 @@ describe('@Cacheable', () => {
   });
 
   it('follows Django timeouts: 0 stores nothing, null keeps forever, seconds expire', async () => {
-    const { service, cache } = await boot(RulesService, { default: { ...locmem(), timeout: 0.1 } });
+    const { service, cache } = await boot(RulesService, { default: { ...entry(), timeout: 0.1 } });
     expect(await service.neverKept()).toBe(1);
     expect(await service.neverKept()).toBe(2);
     expect(await cache.has('zero')).toBe(false);
@@ -211,43 +272,66 @@ describe('@Cacheable', () => {
     expect(await cache.has('short')).toBe(false);
   });
 
-  it('caches sync methods too (the decorated method returns a promise)', async () => {
-    const { service } = await boot(RecipesService);
-    const result = service.search('tea');
-    expect(result).toBeInstanceOf(Promise);
-    expect(await result).toEqual(['tea']);
-    await service.search('tea');
-    expect(service.runs).toBe(1);
+  it('staleWhileRevalidate: serves the stale value at once while one refresh runs', async () => {
+    @Injectable()
+    class FeedService {
+      runs = 0;
+
+      @Cacheable({ key: 'feed', timeout: 0.2, staleWhileRevalidate: 10 })
+      async feed() {
+        this.runs++;
+        await sleep(400);
+        return `feed ${this.runs}`;
+      }
+    }
+    const { service } = await bootOn(FeedService);
+    expect(await service.feed()).toBe('feed 1');
+    await sleep(300);
+    const started = performance.now();
+    const stale = await Promise.all(Array.from({ length: 50 }, () => service.feed()));
+    expect(new Set(stale)).toEqual(new Set(['feed 1'])); // stale, and without waiting for the 400 ms refresh
+    expect(performance.now() - started).toBeLessThan(300);
+    await sleep(600);
+    expect(service.runs).toBe(2); // one refresh for the 50 callers
+    expect(await service.feed()).toBe('feed 2');
   });
 
-  it('passes the stampede options through (stale-while-revalidate and grace)', async () => {
+  it('grace: past timeout + staleWhileRevalidate, a method that throws is answered with the stale value, with back-off', async () => {
     @Injectable()
     class FeedService {
       runs = 0;
       failing = false;
 
-      @Cacheable({ key: 'feed', timeout: 0.1, staleWhileRevalidate: 10, grace: 10 })
+      @Cacheable({ key: 'graceful', timeout: 0.2, staleWhileRevalidate: 0.1, grace: 4 })
       async feed() {
         this.runs++;
-        await sleep(100);
         if (this.failing) throw new Error('upstream down');
         return `feed ${this.runs}`;
       }
     }
-    const { service } = await boot(FeedService);
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    const { service } = await bootOn(FeedService);
     expect(await service.feed()).toBe('feed 1');
-    await sleep(150);
-    const started = performance.now();
-    expect(await service.feed()).toBe('feed 1'); // stale, at once
-    expect(performance.now() - started).toBeLessThan(50);
-    await sleep(150);
-    expect(await service.feed()).toBe('feed 2');
     service.failing = true;
-    jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
-    await sleep(150);
-    expect(await service.feed()).toBe('feed 2'); // the refresh fails in the background: still served
-    await sleep(150);
-    expect(await service.feed()).toBe('feed 2');
+    await sleep(450); // stale for 250 ms: past staleWhileRevalidate (100 ms), within grace (4 s)
+    // The refresh runs in the foreground (no stale-while-revalidate any more), fails, and the stale value answers.
+    expect(await service.feed()).toBe('feed 1');
+    expect(service.runs).toBe(2);
+    // Back-off (1 s after a first failure): the next callers get the stale value without another run.
+    expect(await service.feed()).toBe('feed 1');
+    await sleep(500);
+    expect(await service.feed()).toBe('feed 1');
+    expect(service.runs).toBe(2);
+    await sleep(700); // past the back-off: one more try, which fails too; then 2 s of back-off
+    expect(await service.feed()).toBe('feed 1');
+    expect(service.runs).toBe(3);
+    expect(await service.feed()).toBe('feed 1');
+    expect(service.runs).toBe(3);
+    expect(warn.mock.calls.map((call) => String(call[0]))).toContainEqual(
+      expect.stringMatching(
+        /Refreshing '.*graceful' failed \(serving the stale value, next try in 1 s\): upstream down/,
+      ),
+    );
   });
 
   it('uses the injected random source for earlyRefresh', async () => {
@@ -262,7 +346,7 @@ describe('@Cacheable', () => {
     }
     // A draw of 0 gives XFetch a head start of 30 ms * 1 * 744 (-ln of the smallest double), about
     // 22 s, more than the 10 s timeout: the first hit refreshes.
-    const { service } = await boot(HotService, undefined, (builder) =>
+    const { service } = await bootOn(HotService, (builder) =>
       builder.overrideProvider(EARLY_REFRESH_RANDOM).useValue(() => 0),
     );
     expect(await service.hot()).toBe(1);
@@ -270,9 +354,40 @@ describe('@Cacheable', () => {
     await sleep(100);
     expect(service.runs).toBe(2);
   });
+
+  it('lock: runs the method once across two processes sharing the store (two modules here)', async () => {
+    let runs = 0;
+    @Injectable()
+    class ReportService {
+      @Cacheable({ key: 'report', timeout: 60, lock: true })
+      async locked() {
+        runs++;
+        await sleep(200);
+        return 'report';
+      }
+
+      @Cacheable({ key: 'report-unlocked', timeout: 60 })
+      async unlocked() {
+        runs++;
+        await sleep(200);
+        return 'report';
+      }
+    }
+    const shared = entry();
+    const [a, b] = [await boot(ReportService, { default: shared }), await boot(ReportService, { default: shared })];
+    for (const [method, expectedRuns] of [
+      ['locked', 1],
+      ['unlocked', 2], // without the lease: once per process
+    ] as const) {
+      runs = 0;
+      const calls = Array.from({ length: 100 }, (_, i) => (i % 2 ? a : b).service[method]());
+      expect(new Set(await Promise.all(calls))).toEqual(new Set(['report']));
+      expect(runs).toBe(expectedRuns);
+    }
+  });
 });
 
-describe('@CachePut, @CacheEvict and @CacheConfig', () => {
+describe.each(backends)('@CachePut, @CacheEvict and @CacheConfig on %s', (_name, entry) => {
   @CacheConfig({ cache: 'other', timeout: 0.1 })
   @Injectable()
   class RecipesService {
@@ -330,7 +445,7 @@ describe('@CachePut, @CacheEvict and @CacheConfig', () => {
     }
   }
 
-  const caches = () => ({ default: locmem(), other: locmem() });
+  const caches = () => ({ default: entry(), other: entry() });
 
   it('takes the class defaults, which an operation overrides', async () => {
     const { service, caches: registry } = await boot(RecipesService, caches());
@@ -382,10 +497,14 @@ describe('@CachePut, @CacheEvict and @CacheConfig', () => {
     expect(await other.has('list')).toBe(false);
     await service.removeTwo(2);
     expect(await other.has('recipe:2')).toBe(false);
+    await registry.get('default').set('recipe:1', 'in another alias', 60);
     await service.removeAll();
     expect(await other.has('recipe:1')).toBe(false);
+    expect(await registry.get('default').get('recipe:1')).toBe('in another alias'); // only the alias is cleared
   });
+});
 
+describe('wiring', () => {
   it('refuses @Cacheable with @CachePut on one method', () => {
     expect(() => {
       class Both {
@@ -409,9 +528,6 @@ describe('@CachePut, @CacheEvict and @CacheConfig', () => {
     }
     await expect(boot(Misconfigured)).rejects.toThrow(/No cache alias 'nowhere'; configured: default/);
   });
-});
-
-describe('wiring', () => {
   @Injectable()
   class Counter {
     runs = 0;
@@ -464,6 +580,46 @@ describe('wiring', () => {
     expect(new Set(results)).toEqual(new Set([1]));
     expect(await service.count()).toBe(1);
     expect(await cache.get('count')).toBe(1);
+    await cache.clear();
+  });
+});
+
+describe('generations of a @Cacheable with dependsOn, on redis (database 9)', () => {
+  const raw = new Redis(redisDb(9));
+  afterAll(() => raw.disconnect());
+
+  @Injectable()
+  class CatalogService {
+    @Cacheable({ key: 'kept:{0}', timeout: 50_000, staleWhileRevalidate: 30_000, grace: 70_000, dependsOn: ['Kept'] })
+    kept(id: number) {
+      return id;
+    }
+
+    @Cacheable({ key: 'default:{0}', grace: 70_000, dependsOn: ['AliasDefault'] })
+    aliasDefault(id: number) {
+      return id;
+    }
+
+    @Cacheable({ key: 'forever:{0}', timeout: null, grace: 70_000, dependsOn: ['Forever'] })
+    forever(id: number) {
+      return id;
+    }
+  }
+
+  it("outlive the entry's whole stored life: timeout + staleWhileRevalidate + grace, null for never", async () => {
+    const { service, cache } = await boot(CatalogService, { default: { ...redis(), timeout: 50_000 } });
+    await service.kept(1);
+    await service.aliasDefault(1);
+    await service.forever(1);
+    const ttlSeconds = async (entity: string) =>
+      (await raw.pttl(cache.makeKey(`__nestjs_caches__:generation:${entity}`))) / 1000;
+    // Twice the kept life (150,000 s), not twice the timeout (100,000 s).
+    expect(await ttlSeconds('Kept')).toBeGreaterThan(2 * 100_000);
+    expect(await ttlSeconds('Kept')).toBeLessThanOrEqual(2 * 150_000);
+    // The alias's timeout (50,000 s) + grace (70,000 s).
+    expect(await ttlSeconds('AliasDefault')).toBeGreaterThan(2 * 100_000);
+    expect(await ttlSeconds('AliasDefault')).toBeLessThanOrEqual(2 * 120_000);
+    expect(await raw.pttl(cache.makeKey('__nestjs_caches__:generation:Forever'))).toBe(-1); // no expiry
     await cache.clear();
   });
 });

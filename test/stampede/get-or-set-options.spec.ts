@@ -26,6 +26,28 @@ function slowFactory<T>(ms: number, value: () => T) {
   return factory;
 }
 
+/** A factory whose run answers `value` only when the test calls `finish()`. */
+function heldFactory<T>(value: T) {
+  let answer: (() => void) | undefined;
+  const factory = Object.assign(
+    () => {
+      factory.runs++;
+      return new Promise<T>((resolve) => (answer = () => resolve(value)));
+    },
+    { runs: 0, finish: () => answer!() },
+  );
+  return factory;
+}
+
+/** Resolves once `condition` holds; fails after `ms`. */
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Condition not met within ${ms} ms.`);
+    await sleep(10);
+  }
+}
+
 describe.each(backends)('getOrSet options on %s', (_name, entry) => {
   const modules: TestingModule[] = [];
   let counter = 0;
@@ -60,6 +82,15 @@ describe.each(backends)('getOrSet options on %s', (_name, entry) => {
       expect(new Set(results)).toEqual(new Set(['v']));
       expect(factory.runs).toBe(1);
     }
+  });
+
+  it('shares one run between plain getOrSet calls and calls with options on the same key', async () => {
+    const factory = slowFactory(100, () => 'v');
+    const calls = [undefined, { staleWhileRevalidate: 10 }, { lock: true }, undefined].flatMap((options) =>
+      Array.from({ length: 50 }, () => cache.getOrSet('mixed', factory, 60, undefined, options)),
+    );
+    expect(new Set(await Promise.all(calls))).toEqual(new Set(['v']));
+    expect(factory.runs).toBe(1);
   });
 
   it('stores plain values without options and an envelope with logical expiry', async () => {
@@ -172,6 +203,33 @@ describe.each(backends)('getOrSet options on %s', (_name, entry) => {
     started = performance.now();
     expect(await b.getOrSet('slow-owner', () => 'own', 60, undefined, { lock: { ttl: 30, wait: 0.3 } })).toBe('own');
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it("keeps a new owner's lease when the owner of an expired one finishes late", async () => {
+    const prefix = freshPrefix();
+    const [a, b, c] = [await cacheAt(prefix), await cacheAt(prefix), await cacheAt(prefix)];
+    const late = heldFactory('late');
+    // Its lease (0.3 s) expires while it computes. It refuses its own value (unless), so that when
+    // it finishes the key is still missing and only the new owner's lease keeps others waiting.
+    const lateCall = a.getOrSet('contested', late, 60, undefined, {
+      lock: { ttl: 0.3, wait: 10 },
+      unless: (value: string) => value === 'late',
+    });
+    await sleep(500);
+    const next = heldFactory('next');
+    const nextCall = b.getOrSet('contested', next, 60, undefined, { lock: { ttl: 30, wait: 10 } });
+    await until(() => next.runs === 1); // b took the expired lease and computes
+    late.finish();
+    expect(await lateCall).toBe('late'); // resolved after its release, which must not free b's lease
+    const third = slowFactory(0, () => 'third');
+    const thirdCall = c.getOrSet('contested', third, 60, undefined, { lock: { ttl: 30, wait: 10 } });
+    await sleep(300);
+    expect(third.runs).toBe(0); // waiting for b's lease
+    next.finish();
+    expect(await nextCall).toBe('next');
+    expect(await thirdCall).toBe('next');
+    expect(third.runs).toBe(0);
+    expect(late.runs + next.runs).toBe(2);
   });
 
   it('keeps leases out of the keys users can make, and releases them after the computation', async () => {
