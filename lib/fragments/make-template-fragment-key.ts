@@ -24,13 +24,23 @@ export function makeTemplateFragmentKey(fragmentName: string, varyOn: Iterable<u
 
 function varyText(value: unknown, position: number): string {
   if (typeof value !== 'object' || value === null || hasOwnTextForm(value)) return String(value);
+  let text: string;
   try {
-    return stableStringify(value);
+    text = stableStringify(value);
   } catch {
     throw new CacheValueError(
       `Vary-on value #${position} of a template fragment cannot be made into a key: it holds a cycle, a function or a symbol. Vary on an id or another plain value instead.`,
     );
   }
+  // A class instance whose state is out of sight (private fields, getters) would give every
+  // instance the same key.
+  const prototype = Object.getPrototypeOf(value) as unknown;
+  if (text === '{}' && prototype !== Object.prototype && prototype !== null) {
+    throw new CacheValueError(
+      `Vary-on value #${position} of a template fragment shows no content to key on (a class instance whose state is private): vary on its id instead.`,
+    );
+  }
+  return text;
 }
 
 /** Whether `String(value)` tells values apart: a Date or a class with its own `toString` does, an array or plain object does not. */

@@ -80,7 +80,9 @@ export class CachePageInterceptor implements NestInterceptor {
     const described = adapter.describe(request);
     if (
       (described.method !== 'GET' && described.method !== 'HEAD') ||
-      !hostIsAllowed(described.header('host'), this.pageCache.options.allowedHosts)
+      !hostIsAllowed(described.host, this.pageCache.options.allowedHosts) ||
+      // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
+      (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
     ) {
       this.mark(headers, 'BYPASS', performance.now() - started);
       return run();

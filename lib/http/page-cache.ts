@@ -397,11 +397,12 @@ export function serverTiming(status: CacheStatus, lookupMs: number): string {
   return `cache;desc="${status}";dur=${lookupMs.toFixed(2)}`;
 }
 
-/** The parts of Nest's `ApplicationConfig` read here. */
+/** The parts of Nest's `ApplicationConfig` read for versioning. */
 interface AppConfig {
   getVersioning?(): VersioningOptions | undefined;
 }
 
+/** The parts of Nest's `ApplicationConfig` read for the app's global guards and interceptors. */
 interface GlobalEnhancers {
   getGlobalGuards(): unknown[];
   getGlobalInterceptors(): unknown[];

@@ -10,10 +10,26 @@ export interface PageRequest {
   readonly method: string;
   /** Absolute: scheme, host and query string included. */
   readonly url: string;
+  /**
+   * The host the app answers for: `Host`, or `X-Forwarded-Host` when the app trusts its proxy,
+   * as the framework reads it for `@HostParam` and host-bound controllers (Django's `get_host()`
+   * with `USE_X_FORWARDED_HOST`). Part of the key, so one tenant's page never reaches another.
+   */
+  readonly host: string | undefined;
   header(name: string): string | undefined;
 }
 
 const md5 = (text: string) => hash('md5', text, 'hex');
+
+/**
+ * A request's absolute URL as page keys hold it, with the host the app answers for. When the
+ * `Host` header says another (behind a trusted proxy), it is added as well: a handler or a route
+ * may read either, so pages must differ when either does.
+ */
+export function pageUrlOf(protocol: string, host: string | undefined, hostHeader: string | undefined, path: string) {
+  const url = `${protocol}://${host ?? ''}${path}`;
+  return hostHeader === undefined || hostHeader === host ? url : `${url}#host=${hostHeader}`;
+}
 const NO_VARY = md5('');
 
 /** Where the list of request headers the URL's response varies on is kept. */

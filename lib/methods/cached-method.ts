@@ -125,6 +125,9 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
       if (!(error instanceof CacheBackendError)) throw error;
       return lookup.bypass(key, args, readNumber);
     }
+    // The store answered: an outage run of the key is over. Its runs are by the key without
+    // generations (unknown while the store fails), its flights by the versioned key.
+    lookup.answered(key);
     return lookup.read(withGenerations(cache, key, part), args);
   };
 }
@@ -153,6 +156,8 @@ interface Lookup {
   readStarted(): number;
   /** That read failed: runs the method, shared with the callers concurrent with this one. */
   bypass(key: string, args: unknown[], readNumber: number): Promise<unknown>;
+  /** A read of `key` outside `read` succeeded: forgets the key's outage run. */
+  answered(key: string): void;
 }
 
 /**
@@ -200,7 +205,8 @@ function cachedLookup(
     flights.has(key)
       ? computeAndStore(key, args)
       : outage.run(key, readNumber, async () => original.apply(instance, args));
-  if (needsOptions) return { read: computeAndStore, readStarted, bypass };
+  const answered = (key: string) => outage.answered(key);
+  if (needsOptions) return { read: computeAndStore, readStarted, bypass, answered };
   // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
   // getOrSet, which joins or starts the one computation of the key in this process.
   const read = async (key: string, args: unknown[]) => {
@@ -216,7 +222,7 @@ function cachedLookup(
     outage.answered(key);
     return cached !== MISS ? cached : computeAndStore(key, args);
   };
-  return { read, readStarted, bypass };
+  return { read, readStarted, bypass, answered };
 }
 
 async function store({ options, cache, keyOf, timeout }: Resolved<CachePutOptions>, result: unknown, args: unknown[]) {

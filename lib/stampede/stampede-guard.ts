@@ -56,6 +56,8 @@ export class StampedeGuard {
   private readonly logger: Logger;
   private lastFailureLoggedAt = -Infinity;
   private failuresSinceLog = 0;
+  /** Background refreshes running now: bounded on their own, whatever else computes. */
+  private refreshing = 0;
 
   constructor(
     private readonly cache: Cache,
@@ -224,9 +226,12 @@ export class StampedeGuard {
   /** Starts one refresh of a key unless one runs, it is backing off, or too many run already. */
   private refreshInBackground<T>(plan: Plan<T>, stale: Envelope<T>): void {
     const made = this.cache.makeKey(plan.key, plan.version);
-    if (this.computing.has(made) || this.computing.size >= MAX_BACKGROUND_REFRESHES) return;
+    if (this.computing.has(made) || this.refreshing >= MAX_BACKGROUND_REFRESHES) return;
     if (this.backingOff(made, Date.now())) return;
-    this.computeOnce(plan, stale).catch((error: unknown) => this.recordFailure(made, error));
+    this.refreshing++;
+    this.computeOnce(plan, stale)
+      .catch((error: unknown) => this.recordFailure(made, error))
+      .finally(() => this.refreshing--);
   }
 
   private backingOff(made: string, now: number): boolean {

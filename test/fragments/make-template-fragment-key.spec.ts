@@ -29,6 +29,20 @@ describe('makeTemplateFragmentKey', () => {
     expect(makeTemplateFragmentKey('f', [date])).toBe(makeTemplateFragmentKey('f', [String(date)]));
   });
 
+  it('rejects a class instance whose state is out of sight, since every one would share a key', () => {
+    class Session {
+      #user: number;
+      constructor(user: number) {
+        this.#user = user;
+      }
+      get user() {
+        return this.#user;
+      }
+    }
+    expect(() => makeTemplateFragmentKey('f', [new Session(1)])).toThrow(/#1 .* shows no content to key on/);
+    expect(makeTemplateFragmentKey('f', [{}])).toBe(makeTemplateFragmentKey('f', [{}])); // a plain {} is content
+  });
+
   it('rejects a value that holds a function or a cycle, naming its position', () => {
     expect(() => makeTemplateFragmentKey('f', ['a', { run: () => 1 }])).toThrow(/Vary-on value #2/);
     expect(() => makeTemplateFragmentKey('f', ['a', { run: () => 1 }])).toThrow(CacheValueError);

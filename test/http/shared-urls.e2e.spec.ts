@@ -5,8 +5,10 @@ import {
   ForbiddenException,
   Get,
   Head,
+  HostParam,
   Injectable,
   Module,
+  Req,
   UseGuards,
   VersioningType,
   type CanActivate,
@@ -309,4 +311,78 @@ describe('Fastify route constraints', () => {
     const lockedAgain = await request(url).get('/constrained').set('X-Tenant', 'locked').set('X-Allow', 'yes');
     expect([lockedAgain.headers['x-cache'], lockedAgain.text]).toEqual(['HIT', locked.text]);
   });
+});
+
+@Controller({ path: 'tenant', host: ':tenant.example.com' })
+class TenantController {
+  @Get()
+  @CachePage(60)
+  page(@HostParam('tenant') tenant: string) {
+    return { tenant, run: ++handled };
+  }
+}
+
+@Controller('by-host')
+class ByHostController {
+  @Get()
+  @CachePage(60)
+  page(@Req() request: { hostname: string }) {
+    return { hostname: request.hostname, run: ++handled };
+  }
+}
+
+@Module({
+  imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: `tenants-${Math.random()}` } })],
+  controllers: [TenantController, ByHostController],
+})
+class TenantModule {}
+
+// Behind a trusted proxy the framework reads the host from X-Forwarded-Host, while Host names the
+// proxy's upstream, the same for every tenant: pages must be kept by the host the app answers for.
+describe.each(ADAPTERS)('behind a trusted proxy, on %s', (adapter) => {
+  let app: INestApplication | undefined;
+  let url: string;
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  const boot = async () =>
+    ({ app, url } = await startApp(
+      adapter,
+      TenantModule,
+      (nest) => adapter === 'express' && (nest as NestExpressApplication).set('trust proxy', true),
+      { trustProxy: true },
+    ));
+
+  it("never serves one forwarded host's page to another", async () => {
+    await boot();
+    const get = (host: string) => request(url).get('/by-host').set('Host', 'upstream').set('X-Forwarded-Host', host);
+    expect((await get('a.example.com').expect(200)).body.hostname).toBe('a.example.com');
+    const b = await get('b.example.com').expect(200);
+    expect([b.headers['x-cache'], b.body.hostname]).toEqual(['MISS', 'b.example.com']);
+    const again = await get('a.example.com').expect(200);
+    expect([again.headers['x-cache'], again.body.hostname]).toEqual(['HIT', 'a.example.com']);
+  });
+
+  it('keeps pages apart by the Host header too when it differs from the forwarded one', async () => {
+    await boot();
+    const get = (upstream: string) =>
+      request(url).get('/by-host').set('Host', upstream).set('X-Forwarded-Host', 'a.example.com');
+    await get('one.internal').expect(200);
+    expect((await get('two.internal').expect(200)).headers['x-cache']).toBe('MISS');
+    expect((await get('one.internal').expect(200)).headers['x-cache']).toBe('HIT');
+    // A malformed Host is no key, forwarded or not.
+    expect((await get('bad host').expect(200)).headers['x-cache']).toBe('BYPASS');
+  });
+
+  if (adapter === 'express') {
+    it('gives each tenant of a host-bound controller its own page (@HostParam from X-Forwarded-Host)', async () => {
+      await boot();
+      const get = (host: string) => request(url).get('/tenant').set('Host', 'upstream').set('X-Forwarded-Host', host);
+      expect((await get('acme.example.com').expect(200)).body.tenant).toBe('acme');
+      const globex = await get('globex.example.com').expect(200);
+      expect([globex.headers['x-cache'], globex.body.tenant]).toEqual(['MISS', 'globex']);
+      expect((await get('acme.example.com').expect(200)).body.tenant).toBe('acme');
+    });
+  }
 });

@@ -154,7 +154,7 @@ describe('@Cacheable on a redis-server that hangs', () => {
       const elapsedMs = performance.now() - started;
       // It waited for the store (so the store did hang), then no longer than its timeout and the method.
       expect(elapsedMs).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 20);
-      expect(elapsedMs).toBeLessThan(COMMAND_TIMEOUT_MS + 700);
+      expect(elapsedMs).toBeLessThan(COMMAND_TIMEOUT_MS + 1500);
     }
   });
 });

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { PageRequest } from '../page-keys.js';
+import { pageUrlOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
 import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
@@ -10,6 +10,8 @@ interface ExpressRequest extends IncomingMessage {
   protocol: string;
   baseUrl: string;
   url: string;
+  /** Express 5: `Host`, or `X-Forwarded-Host` under `trust proxy`. */
+  host: string | undefined;
 }
 
 type Middleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
@@ -51,9 +53,11 @@ export class ExpressPageAdapter implements PageAdapter {
    * it (by a header, say) sends the request to another handler, whose pages must be other keys.
    */
   describe(request: ExpressRequest): PageRequest {
+    const host = request.host;
     return {
       method: request.method!,
-      url: `${request.protocol}://${request.headers.host ?? ''}${request.baseUrl}${request.url}`,
+      url: pageUrlOf(request.protocol, host, request.headers.host, `${request.baseUrl}${request.url}`),
+      host,
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }

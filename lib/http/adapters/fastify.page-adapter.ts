@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { PageRequest } from '../page-keys.js';
+import { pageUrlOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
 import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
@@ -12,6 +12,7 @@ interface FastifyRequest {
   method: string;
   protocol: string;
   url: string;
+  host: string | undefined;
   headers: IncomingHttpHeaders;
 }
 
@@ -71,9 +72,12 @@ export class FastifyPageAdapter implements PageAdapter {
   }
 
   describe(request: FastifyRequest): PageRequest {
+    // Fastify 5: `Host`, or `X-Forwarded-Host` under `trustProxy`, port included.
+    const host = request.host;
     return {
       method: request.method,
-      url: `${request.protocol}://${request.headers.host ?? ''}${request.url}`,
+      url: pageUrlOf(request.protocol, host, request.headers.host, request.url),
+      host,
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }

@@ -14,11 +14,12 @@ export async function startApp(
   adapter: AdapterName,
   module: Type<unknown> | DynamicModule,
   configure: (app: INestApplication) => void = () => {},
+  fastifyOptions?: ConstructorParameters<typeof FastifyAdapter>[0],
 ): Promise<{ app: INestApplication; url: string }> {
   const moduleRef = await Test.createTestingModule({ imports: [module] }).compile();
   const app =
     adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })
+      ? moduleRef.createNestApplication(new FastifyAdapter(fastifyOptions), { logger: false })
       : moduleRef.createNestApplication({ logger: false });
   configure(app);
   await app.listen(0, '127.0.0.1');
