@@ -1,5 +1,6 @@
+import { hash } from 'node:crypto';
 import { Inject, Injectable, Logger, VersioningType, type OnModuleInit, type VersioningOptions } from '@nestjs/common';
-import { HOST_METADATA } from '@nestjs/common/constants.js';
+import { HOST_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
@@ -85,7 +86,7 @@ export class PageCache implements OnModuleInit {
   private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string }>();
   /** Why Nest may route one method and URL to several handlers here, if it may; see `sharedUrlsOf`. */
   private sharedUrls: string | undefined;
-  /** Each controller's part of its pages' keys, once handlers may share URLs: names, made unique. */
+  /** Each controller's part of its pages' keys, once handlers may share URLs: names and routing, made unique. */
   private readonly controllerScopes = new Map<object, string>();
   /** Misses being computed, by URL and method; each entry goes when its response is over. */
   private readonly computing = new Map<string, Promise<void>>();
@@ -116,8 +117,14 @@ export class PageCache implements OnModuleInit {
       new Logger('CacheModule').debug(`Page cache hits go through Nest's pipeline: ${this.sharedUrls}.`);
       for (const { metatype, name } of this.controllers()) {
         if (this.controllerScopes.has(metatype)) continue; // one controller in several modules
-        let scope = name;
-        for (let n = 2; [...this.controllerScopes.values()].includes(scope); n++) scope = `${name}~${n}`;
+        // Its name and what it routes by, so that instances sharing a store agree whatever the
+        // order their modules load in; a numbered suffix only for controllers alike in all that.
+        const routing = [PATH_METADATA, HOST_METADATA, VERSION_METADATA].map((key) =>
+          JSON.stringify(Reflect.getMetadata(key, metatype) ?? null),
+        );
+        const base = `${name}~${hash('md5', routing.join(','), 'hex').slice(0, 12)}`;
+        let scope = base;
+        for (let n = 2; [...this.controllerScopes.values()].includes(scope); n++) scope = `${base}~${n}`;
         this.controllerScopes.set(metatype, scope);
       }
     }

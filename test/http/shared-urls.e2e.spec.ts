@@ -110,6 +110,75 @@ describe.each(ADAPTERS)('handlers sharing a URL, on %s', (adapter) => {
   );
 });
 
+/** Two controllers with one class name, as two feature modules may have: only their versions differ. */
+function twinController(version: string) {
+  @Controller({ path: 'twins', version })
+  class RecipesController {
+    @Get()
+    @CachePage(60)
+    page() {
+      return { version, run: ++handled };
+    }
+  }
+  return RecipesController;
+}
+
+const twinsStore = `twins-${Math.random()}`;
+
+@Module({
+  imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: twinsStore } })],
+  controllers: [twinController('1'), twinController('2')],
+})
+class TwinsModule {}
+
+/** The same app with its controllers listed the other way round, on the same store. */
+@Module({
+  imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: twinsStore } })],
+  controllers: [twinController('2'), twinController('1')],
+})
+class ReorderedTwinsModule {}
+
+describe.each(ADAPTERS)('controllers with one class name at one URL, on %s', (adapter) => {
+  let app: INestApplication | undefined;
+  afterEach(async () => {
+    await app?.close();
+  });
+
+  it('keep their pages apart', async () => {
+    let url: string;
+    ({ app, url } = await startApp(adapter, TwinsModule, (nest) =>
+      nest.enableVersioning({ type: VersioningType.HEADER, header: 'X-Version' }),
+    ));
+    const get = (version: string) => request(url).get('/twins').set('X-Version', version);
+    expect((await get('1').expect(200)).body.version).toBe('1');
+    expect((await get('1').expect(200)).headers['x-cache']).toBe('HIT');
+    const v2 = await get('2').expect(200);
+    expect([v2.headers['x-cache'], v2.body.version]).toEqual(['MISS', '2']);
+    expect((await get('2').expect(200)).body.version).toBe('2');
+  });
+
+  it('agree on their keys with an instance that loads them in another order', async () => {
+    let url: string;
+    const versioning = (nest: INestApplication) =>
+      nest.enableVersioning({ type: VersioningType.HEADER, header: 'X-Version' });
+    ({ app, url } = await startApp(adapter, TwinsModule, versioning));
+    const other = await startApp(adapter, ReorderedTwinsModule, versioning);
+    try {
+      const host = new URL(url).host; // one Host for both instances, as behind one name
+      const get = (base: string, version: string) =>
+        request(base).get('/twins').set('Host', host).set('X-Version', version);
+      await get(url, '1').expect(200);
+      await get(url, '2').expect(200);
+      for (const version of ['1', '2']) {
+        const answer = await get(other.url, version).expect(200);
+        expect([answer.headers['x-cache'], answer.body.version]).toEqual(['HIT', version]);
+      }
+    } finally {
+      await other.app.close();
+    }
+  });
+});
+
 @Controller('headed')
 class HeadedController {
   /** Declared first: Express gives a HEAD to the first route that takes it, a GET route included. */
