@@ -53,7 +53,9 @@ function frozenCopyOfPlainData(value: object, copies: Map<object, object>): unkn
     for (const key of Object.keys(value)) {
       const item = copyItem((value as Record<string, unknown>)[key], copies);
       if (item === NOT_PLAIN) return NOT_PLAIN;
-      copy[key] = item;
+      // An own `__proto__` key (from JSON.parse, say) must stay data: assigning it sets the prototype.
+      if (key === '__proto__') Object.defineProperty(copy, key, { value: item, enumerable: true, writable: true });
+      else copy[key] = item;
     }
   }
   return Object.freeze(copy);

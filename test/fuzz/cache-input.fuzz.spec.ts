@@ -90,7 +90,7 @@ describe.each(backends)('bad input on %s', (name, entry, { rejectsUnsafeKeys }) 
         await cache.set('value', value);
         expect(await cache.get('value')).toEqual(structuredClone(value));
       }),
-      { numRuns: RUNS },
+      { numRuns: RUNS, examples: [[JSON.parse('{"__proto__":{"__proto__":[1]}}')]] },
     );
   });
 
@@ -101,7 +101,8 @@ describe.each(backends)('bad input on %s', (name, entry, { rejectsUnsafeKeys }) 
         await expect(cache.set('kept', bad)).rejects.toThrow(CacheValueError);
         expect(await cache.get('kept')).toEqual(structuredClone(previous));
       }),
-      { numRuns: RUNS },
+      // Found by this property: locmem's frozen copy lost an own `__proto__` key (JSON.parse makes them).
+      { numRuns: RUNS, examples: [[{ bad: () => 1 }, JSON.parse('{"":{"__proto__":false}}')]] },
     );
   });
 
