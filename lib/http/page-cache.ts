@@ -250,7 +250,6 @@ export class PageCache implements OnModuleInit {
    * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
    */
   learnRoute(request: PageRequest, rule: PageRule): void {
-    if (this.sharedUrls !== undefined) return;
     const route = `${request.method} ${request.url}`;
     if (this.earlyRoutes.has(route)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);

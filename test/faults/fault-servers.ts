@@ -39,12 +39,27 @@ export class KillableServer {
     }
   }
 
-  /** SIGKILL: no goodbye to the clients, as when a host dies. */
+  /** The address of a redis-server started by `redis()`. */
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}/0`;
+  }
+
+  /** SIGSTOP: the socket stays open and nothing answers, as a server that hangs. */
+  hang(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.child?.kill('SIGCONT');
+  }
+
+  /** SIGKILL: no goodbye to the clients, as when a host dies (a hung server too). */
   async kill(): Promise<void> {
     const child = this.child;
-    if (child === undefined || child.exitCode !== null) return;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
     child.kill('SIGKILL');
-    await once(child, 'exit');
+    await exited;
   }
 }
 

@@ -4,7 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Cache, Cacheable, CacheEvict, CacheModule, CachePut, type CacheEntryOptions } from '../../lib/index.js';
-import { redisUserDenied, startOwnRedis } from '../support/methods-redis-server.js';
+import { KillableServer } from '../faults/fault-servers.js';
+import { freePort } from '../support/addresses.js';
+import { redisUserDenied } from '../support/redis-acl-user.js';
 import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 // Fail open, on stores that fail for real where they can: a redis-server of the test's own that
@@ -28,7 +30,8 @@ const stores: Array<[string, () => Promise<FailingStore>]> = [
   [
     'a redis-server that was killed',
     async () => {
-      const redis = await startOwnRedis();
+      const redis = KillableServer.redis(await freePort());
+      await redis.start();
       return {
         entry: { backend: 'redis', location: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS },
         fail: () => redis.kill(),
@@ -39,15 +42,13 @@ const stores: Array<[string, () => Promise<FailingStore>]> = [
   [
     `a redis-server that hangs (SIGSTOP, commandTimeoutMs ${COMMAND_TIMEOUT_MS})`,
     async () => {
-      const redis = await startOwnRedis();
+      const redis = KillableServer.redis(await freePort());
+      await redis.start();
       return {
         // Without the breaker every call pays the timeout: the slowest case of fail-open.
         entry: { backend: 'redis', location: redis.url, commandTimeoutMs: COMMAND_TIMEOUT_MS, circuitBreaker: false },
         fail: () => redis.hang(),
-        cleanup: async () => {
-          redis.resume();
-          await redis.kill();
-        },
+        cleanup: () => redis.kill(),
       };
     },
   ],

@@ -8,7 +8,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { Cache, Cacheable, CacheModule, type CacheEntryOptions } from '../../lib/index.js';
 import { redisDb } from '../support/addresses.js';
-import { redisUserDenied } from '../support/methods-redis-server.js';
+import { redisUserDenied } from '../support/redis-acl-user.js';
 
 // Leases on the real redis when things go wrong: an owner process that is killed, a release the
 // store refuses. Redis database 5 belongs to this file.
