@@ -99,12 +99,13 @@ export class FileSystemBackend implements CacheBackend {
     return true;
   }
 
+  /** `true` only when a live entry went: an expired file is removed too, but was already gone to callers. */
   async delete(key: string): Promise<boolean> {
-    return removeFile(this.pathOf(key));
+    return (await this.read(key)) !== undefined && removeFile(this.pathOf(key));
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => this.delete(key)));
+    await Promise.all(keys.map((key) => removeFile(this.pathOf(key))));
   }
 
   /** Removes this cache's files only: other files in the directory are left alone. */

@@ -1,5 +1,6 @@
 import memjs from 'memjs';
 import type { Socket } from 'node:net';
+import { unsafeCountError } from '../core/cache.js';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
@@ -128,7 +129,8 @@ export class MemcachedBackend implements CacheBackend {
 
   /**
    * Server-side `incr`/`decr` on decimal values. As with Django on memcached, decrementing below 0
-   * gives 0 (memcached clamps), and incrementing past 2^64 - 1 wraps. Numbers memcached cannot
+   * gives 0 (memcached clamps), and incrementing past 2^64 - 1 wraps. A result past
+   * `Number.MAX_SAFE_INTEGER` is a `CacheValueError`, but memcached has counted it. Numbers memcached cannot
    * count (negative, fractional, BigInt) refuse with a `CacheValueError`, as do deltas that are not
    * whole numbers: there is no atomic way to change them and keep their expiry.
    */
@@ -150,7 +152,10 @@ export class MemcachedBackend implements CacheBackend {
         `Cannot increment key '${key}': its value is ${current === null ? 'null' : `a ${typeof current}`}, not a number.`,
       );
     }
-    return result <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(result) : result;
+    if (result > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw unsafeCountError(key, result, 'memcached has already stored it (get returns it as a BigInt)');
+    }
+    return Number(result);
   }
 
   async touch(key: string, ttlMs: TtlMs): Promise<boolean> {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
+import { unsafeCountError } from '../core/cache.js';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { clearPatternOf } from '../core/keys.js';
@@ -15,10 +16,16 @@ const ERROR_LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1000;
 // V8's serializer starts every payload with its version tag; raw integers are ASCII.
 const V8_VERSION_TAG = 0xff;
+const UNSAFE_COUNT = 'NESTJS_CACHES_UNSAFE_COUNT';
 
-// INCRBY on a missing key would create it: Django's incr must not. The script is atomic.
+// INCRBY on a missing key would create it: Django's incr must not. A result past
+// Number.MAX_SAFE_INTEGER is refused before it is counted: JavaScript would round it. Lua's
+// numbers are doubles, exact below 2^53, so the check is exact where it matters. The script is atomic.
 const INCR_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local number = tonumber(current)
+if number and math.abs(number + tonumber(ARGV[1])) > 9007199254740991 then return redis.error_reply('${UNSAFE_COUNT}') end
 if ARGV[2] == 'float' then return redis.call('INCRBYFLOAT', KEYS[1], ARGV[1]) end
 return redis.call('INCRBY', KEYS[1], ARGV[1])`;
 
@@ -223,6 +230,8 @@ export class RedisBackend implements CacheBackend {
     try {
       reply = await (this.client as unknown as WithIncrScript).nestjsCachesIncr(key, String(delta), mode);
     } catch (error) {
+      if ((error as Error).message.includes(UNSAFE_COUNT))
+        throw unsafeCountError(key, undefined, 'the stored value is unchanged');
       if (/not an integer|not a valid float|out of range/i.test((error as Error).message)) {
         throw new CacheValueError(
           `Cannot increment key '${key}': its value is not an integer (only integers are stored as numbers redis can increment).`,

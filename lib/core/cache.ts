@@ -6,6 +6,7 @@ import type { LeaseStore } from '../stampede/lease.js';
 import { needsStampedeGuard, StampedeGuard } from '../stampede/stampede-guard.js';
 import { commandChannel, lockWaitChannel, staleChannel } from '../observability/cache-diagnostics.js';
 import { emptyCounters, recordLatency, toStats, type CacheStats } from './cache-stats.js';
+import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
 import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { SingleFlight } from './single-flight.js';
@@ -91,7 +92,8 @@ export class Cache {
   validateKey(key: string): void {
     const problem = keyProblem(key);
     if (problem === undefined) return;
-    if (this.backend.rejectsUnsafeKeys) throw new CacheKeyError(problem);
+    if (this.backend.rejectsUnsafeKeys)
+      throw new CacheKeyError(`Cache '${this.alias}' cannot store this key: ${problem}`);
     warnAboutKey(key, problem);
   }
 
@@ -200,6 +202,11 @@ export class Cache {
   /** Adds `delta` to a stored number, keeping its expiry; atomic where the backend is. */
   async incr(key: string, delta = 1, version?: number): Promise<number> {
     const made = this.validKey(key, version);
+    if (typeof delta !== 'number' || !Number.isFinite(delta)) {
+      throw new CacheValueError(
+        `Cannot increment key '${key}' of cache '${this.alias}' by ${describeValue(delta)}: the delta must be a finite number.`,
+      );
+    }
     let result: number | bigint | typeof MISS;
     const started = this.startTimer();
     try {
@@ -211,6 +218,8 @@ export class Cache {
     }
     if (result === MISS)
       throw new CacheKeyError(`Key '${key}' not found in cache '${this.alias}'; set it before incrementing.`);
+    // Stores that count on their server (memcached, custom ones) have kept what they answered.
+    if (!isSafeCount(result)) throw unsafeCountError(made, result, `cache '${this.alias}' has already stored it`);
     return result as number;
   }
 
@@ -551,9 +560,40 @@ export class Cache {
   }
 }
 
-/** `current + delta` for a stored number (or bigint); anything else is a `CacheValueError`. */
+/**
+ * `current + delta` for a stored number (or bigint), before anything is written: a result past
+ * `Number.MAX_SAFE_INTEGER`, where numbers are rounded, and a value that is not a number are a
+ * `CacheValueError`, and the store keeps the value it had.
+ */
 export function addDelta(current: unknown, delta: number, key: string): number | bigint {
-  if (typeof current === 'number') return current + delta;
-  if (typeof current === 'bigint') return current + BigInt(delta);
-  throw new CacheValueError(`Cannot increment key '${key}': its value is a ${typeof current}, not a number.`);
+  let next: number | bigint;
+  if (typeof current === 'number') next = current + delta;
+  else if (typeof current === 'bigint') next = current + BigInt(delta);
+  else throw new CacheValueError(`Cannot increment key '${key}': its value is a ${typeof current}, not a number.`);
+  if (!isSafeCount(next)) throw unsafeCountError(key, next, 'the stored value is unchanged');
+  return next;
+}
+
+/** Whether a count is within ±`Number.MAX_SAFE_INTEGER`, where every integer is exact. */
+export function isSafeCount(count: number | bigint): boolean {
+  return typeof count === 'number'
+    ? Math.abs(count) <= Number.MAX_SAFE_INTEGER
+    : count <= MAX_SAFE_BIGINT && count >= -MAX_SAFE_BIGINT;
+}
+
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The error of an `incr`/`decr` whose result `Number` cannot hold exactly; `afterwards` says what
+ * the store holds now (a server that counts, such as memcached, has already stored the result).
+ */
+export function unsafeCountError(
+  key: string,
+  result: number | bigint | undefined,
+  afterwards: string,
+): CacheValueError {
+  const shown = result === undefined ? 'the result' : `the result ${describeValue(result)}`;
+  return new CacheValueError(
+    `Cannot increment key '${key}': ${shown} is outside ±Number.MAX_SAFE_INTEGER (2^53 - 1), where counts are rounded; ${afterwards}. Set the key to a smaller number, or keep larger counts as BigInt with get and set.`,
+  );
 }

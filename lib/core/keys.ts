@@ -17,18 +17,48 @@ export function isInternalKey(key: string): boolean {
   return INTERNAL_KEY_PREFIXES.some((prefix) => key.startsWith(prefix));
 }
 
-/** Memcached's limit, which Django applies to every backend so that code stays portable. */
+/**
+ * Memcached's limit in bytes of UTF-8, which is what memcached counts (Django counts characters,
+ * so a key of 100 CJK characters passes Django's check and is refused by the server). Applied to
+ * every backend so that code stays portable.
+ */
 export const MAX_KEY_LENGTH = 250;
+
+// A UTF-16 code unit is at most 3 bytes of UTF-8 (a surrogate pair, two units, is 4 bytes): keys of
+// up to this many units always fit, and are not measured.
+const ALWAYS_FITS = Math.floor(MAX_KEY_LENGTH / 3);
+// How much of a long key a message quotes: enough to recognise it, not a page of log.
+const QUOTED_KEY_LENGTH = 100;
+
+/** Whether a made key is over memcached's 250 bytes of UTF-8. */
+export function isKeyTooLong(key: string): boolean {
+  if (key.length <= ALWAYS_FITS) return false;
+  return key.length > MAX_KEY_LENGTH || Buffer.byteLength(key, 'utf8') > MAX_KEY_LENGTH;
+}
 
 /** Why a made key would be refused by memcached, or `undefined` when it is safe everywhere. */
 export function keyProblem(key: string): string | undefined {
-  if (key.length > MAX_KEY_LENGTH) {
-    return `Cache key is longer than ${MAX_KEY_LENGTH} characters (${key.length}); memcached refuses it. Hash long keys, e.g. with createHash('sha256').`;
+  if (isKeyTooLong(key)) {
+    return `Cache key ${quoteKey(key)} is ${Buffer.byteLength(key, 'utf8')} bytes of UTF-8, longer than ${MAX_KEY_LENGTH}; memcached refuses it. Hash long keys, e.g. with createHash('sha256').`;
   }
   if (hasUnsafeCharacter(key)) {
-    return `Cache key '${key}' contains a space or control character; memcached refuses it. Encode the key, e.g. with encodeURIComponent().`;
+    return `Cache key ${quoteKey(key)} contains a space or control character; memcached refuses it. Encode the key, e.g. with encodeURIComponent().`;
   }
   return undefined;
+}
+
+/**
+ * The key as a message shows it: quoted with its control characters escaped, and a long one cut
+ * after its beginning (never inside a surrogate pair).
+ */
+function quoteKey(key: string): string {
+  if (key.length <= QUOTED_KEY_LENGTH) return JSON.stringify(key);
+  const end = isHighSurrogate(key.charCodeAt(QUOTED_KEY_LENGTH - 1)) ? QUOTED_KEY_LENGTH - 1 : QUOTED_KEY_LENGTH;
+  return `${JSON.stringify(key.slice(0, end))}… (${key.length - end} more characters)`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
 
 // Memcached's protocol is line based: spaces and control characters would split a command.

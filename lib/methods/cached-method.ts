@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
-import { MAX_KEY_LENGTH } from '../core/keys.js';
+import { isKeyTooLong } from '../core/keys.js';
 import { SingleFlight } from '../core/single-flight.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
@@ -145,7 +145,7 @@ function keptLifetime(
 /** `key~generations`, hashing the key part when the whole would not fit memcached's limit. */
 function withGenerations(cache: Cache, key: string, part: string): string {
   const versioned = `${key}~${part}`;
-  if (cache.makeKey(versioned).length <= MAX_KEY_LENGTH) return versioned;
+  if (!isKeyTooLong(cache.makeKey(versioned))) return versioned;
   return `sha256:${createHash('sha256').update(key).digest('base64url')}~${part}`;
 }
 

@@ -50,8 +50,8 @@ function compileRender(
     return (args, suffix = '') => (args.length === 0 ? name : `${name}:${hashArguments(args)}`) + suffix;
   }
   const render = typeof key === 'string' ? compileKeyTemplate(key) : key;
-  // The alias's prefix and version add the same length to every key: measured once.
-  const overhead = makeKey('').length;
+  // The alias's prefix and version add the same bytes to every key: measured once.
+  const overhead = Buffer.byteLength(makeKey(''), 'utf8');
   return (args, suffix = '') => {
     const rendered = render(args) + suffix;
     return isSafe(rendered, overhead)
@@ -63,7 +63,8 @@ function compileRender(
 function isSafe(rendered: string, overhead: number): boolean {
   if (isInternalKey(rendered)) return false;
   // A version with more digits than the alias default adds a few characters: keep a margin.
-  if (rendered.length + overhead > 240) return false;
+  // Memcached counts bytes of UTF-8; a code unit is at most 3 of them, so short keys are not measured.
+  if (rendered.length * 3 + overhead > 240 && Buffer.byteLength(rendered, 'utf8') + overhead > 240) return false;
   for (let i = 0; i < rendered.length; i++) {
     const code = rendered.charCodeAt(i);
     if (code <= 0x20 || code === 0x7f) return false;

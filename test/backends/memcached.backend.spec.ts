@@ -120,12 +120,18 @@ describe('memcached backend', () => {
     expect(await cache.get('negative')).toBe(-5);
   });
 
-  it('counts past 2^32 and returns BigInt past Number.MAX_SAFE_INTEGER', async () => {
+  it('counts past 2^32; past Number.MAX_SAFE_INTEGER it refuses the count the server has kept', async () => {
     const cache = await makeCache({ keyPrefix: 'big' });
     await cache.set('n', 2 ** 32 - 1);
     expect(await cache.incr('n')).toBe(2 ** 32);
     await cache.set('m', Number.MAX_SAFE_INTEGER);
-    expect(await cache.incr('m')).toBe(BigInt(Number.MAX_SAFE_INTEGER) + 1n);
+    await expect(cache.incr('m')).rejects.toThrow(
+      new CacheValueError(
+        "Cannot increment key 'big:1:m': the result 9007199254740992n is outside ±Number.MAX_SAFE_INTEGER (2^53 - 1), where counts are rounded; memcached has already stored it (get returns it as a BigInt). Set the key to a smaller number, or keep larger counts as BigInt with get and set.",
+      ),
+    );
+    expect(await cache.get('m')).toBe(BigInt(Number.MAX_SAFE_INTEGER) + 1n);
+    expect(await cache.decr('m', 2)).toBe(Number.MAX_SAFE_INTEGER - 1); // back in range
   });
 
   it('sends timeouts over 30 days as absolute Unix times (Django: memcached reads them so)', async () => {

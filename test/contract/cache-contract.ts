@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { types } from 'node:util';
@@ -20,6 +21,11 @@ export interface ContractTarget {
   shortTimeout?: number;
   /** Backends that refuse unsafe keys (memcached) throw instead of warning. */
   rejectsUnsafeKeys?: boolean;
+  /**
+   * Counters the server keeps as unsigned 64-bit numbers (memcached): they cannot go below 0, and
+   * the server has stored a result past `Number.MAX_SAFE_INTEGER` before the library refuses it.
+   */
+  unsignedServerCounters?: boolean;
   /** Backends with Django's culling (locmem, filesystem, database). */
   culls?: boolean;
   /** Modules the backend needs beside CacheModule, e.g. TypeOrmModule.forRoot for the database. */
@@ -146,6 +152,21 @@ export function describeCacheContract(backendName: string, target: ContractTarge
       expect(await cache.delete('key1')).toBe(false);
     });
 
+    it('answers false when it deletes a dead entry (stored with a timeout of 0, or expired)', async () => {
+      await cache.set('never-kept', 'value', 0);
+      expect(await cache.delete('never-kept')).toBe(false);
+      await cache.set('replaced', 'value');
+      await cache.set('replaced', 'value', 0);
+      expect(await cache.delete('replaced')).toBe(false);
+      await cache.set('touched-away', 'value');
+      await cache.touch('touched-away', 0);
+      expect(await cache.delete('touched-away')).toBe(false);
+      await cache.set('expired', 'value', shortTimeout);
+      await afterExpiry();
+      expect(await cache.delete('expired')).toBe(false);
+      expect(await cache.has('expired')).toBe(false);
+    });
+
     it('answers has() for present and absent keys', async () => {
       await cache.set('hello1', 'goodbye1');
       expect(await cache.has('hello1')).toBe(true);
@@ -171,6 +192,33 @@ export function describeCacheContract(backendName: string, target: ContractTarge
       await expect(cache.incr('null')).rejects.toBeInstanceOf(CacheValueError);
       await cache.set('text', 'abc');
       await expect(cache.incr('text')).rejects.toBeInstanceOf(CacheValueError);
+    });
+
+    it('refuses a count past Number.MAX_SAFE_INTEGER with a CacheValueError naming the key', async () => {
+      const max = Number.MAX_SAFE_INTEGER;
+      await cache.set('big', max - 1);
+      expect(await cache.incr('big')).toBe(max);
+      const refused = await cache.incr('big').catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(CacheValueError);
+      expect((refused as Error).message).toMatch(/Cannot increment key '(:1:)?big'.*MAX_SAFE_INTEGER/);
+      if (target.unsignedServerCounters) {
+        expect((refused as Error).message).toContain('memcached has already stored it');
+        expect(await cache.get('big')).toBe(BigInt(max) + 1n);
+      } else {
+        expect((refused as Error).message).toContain('the stored value is unchanged');
+        expect(await cache.get('big')).toBe(max);
+        await cache.set('low', -max + 1);
+        expect(await cache.decr('low')).toBe(-max);
+        await expect(cache.decr('low')).rejects.toThrow(CacheValueError);
+        expect(await cache.get('low')).toBe(-max);
+        await cache.set('small', 1);
+        await expect(cache.incr('small', max)).rejects.toThrow(CacheValueError);
+        expect(await cache.get('small')).toBe(1);
+      }
+      await cache.set('small', 1);
+      await expect(cache.incr('small', Number.NaN)).rejects.toThrow(/the delta must be a finite number/);
+      await expect(cache.incr('small', '5' as unknown as number)).rejects.toThrow(CacheValueError);
+      expect(await cache.get('small')).toBe(1);
     });
 
     it('keeps the expiry of a key it increments', async () => {
@@ -556,7 +604,12 @@ export function describeCacheContract(backendName: string, target: ContractTarge
         }
         if (!target.rejectsUnsafeKeys) {
           const messages = emitWarning.mock.calls.map((call) => String(call[0]));
-          expect(messages.some((m) => m.includes('longer than 250'))).toBe(true);
+          // Named as Django names it; a long key is cut, its beginning kept.
+          expect(messages).toContainEqual(
+            expect.stringMatching(
+              /^Cache key ":1:x{97}"… \(154 more characters\) is 254 bytes of UTF-8, longer than 250/,
+            ),
+          );
           expect(messages.some((m) => m.includes('key with spaces'))).toBe(true);
           expect(emitWarning.mock.calls.every((call) => (call[1] as { type: string }).type === 'CacheKeyWarning')).toBe(
             true,
@@ -572,6 +625,42 @@ export function describeCacheContract(backendName: string, target: ContractTarge
         else expect(await cache.get(nearLimit)).toBeUndefined();
       } finally {
         emitWarning.mockRestore();
+      }
+    });
+
+    it('measures the key limit in bytes of UTF-8, and a bad key is never a backend failure', async () => {
+      const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      const logged = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+      try {
+        const errorsBefore = cache.stats().errors;
+        const wide = '鍵'.repeat(100); // 100 characters, 300 bytes
+        // More bad calls than the circuit breaker's 5 failures in a row: none may count.
+        for (let i = 0; i < 8; i++) {
+          if (target.rejectsUnsafeKeys) {
+            const refused = await cache.set(wide, 'value').catch((error: unknown) => error);
+            expect(refused).toBeInstanceOf(CacheKeyError);
+            expect((refused as Error).message).toMatch(
+              /^Cache 'default' cannot store this key: Cache key ":1:鍵{97}"… \(3 more characters\) is 303 bytes of UTF-8, longer than 250; memcached refuses it/,
+            );
+          } else {
+            await cache.set(wide, 'value');
+            expect(await cache.get(wide)).toBe('value');
+          }
+        }
+        if (!target.rejectsUnsafeKeys) {
+          expect(emitWarning).toHaveBeenCalledTimes(1);
+          expect(String(emitWarning.mock.calls[0]![0])).toContain(`":1:${'鍵'.repeat(97)}"…`);
+        }
+        expect(cache.stats().errors).toBe(errorsBefore);
+        expect(logged).not.toHaveBeenCalled();
+        await cache.set('after-bad-keys', 'stored'); // the circuit is closed
+        expect(await cache.get('after-bad-keys')).toBe('stored');
+        // 83 characters of 3 bytes and the 3 of ':1:' are 252 bytes; one fewer fits.
+        expect(() => cache.validateKey(`:1:${'鍵'.repeat(82)}`)).not.toThrow();
+        expect(emitWarning).toHaveBeenCalledTimes(target.rejectsUnsafeKeys ? 0 : 1);
+      } finally {
+        emitWarning.mockRestore();
+        logged.mockRestore();
       }
     });
 

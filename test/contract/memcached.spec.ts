@@ -12,4 +12,5 @@ describeCacheContract('memcached', {
   }),
   shortTimeout: 1,
   rejectsUnsafeKeys: true,
+  unsignedServerCounters: true,
 });

@@ -122,12 +122,19 @@ describe.each(backends)('bad input on %s', (name, entry, { rejectsUnsafeKeys }) 
     try {
       await fc.assert(
         fc.asyncProperty(
-          fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ minLength: 240, maxLength: 10_000 })),
+          fc.oneof(
+            fc.string({ unit: 'binary', maxLength: 40 }),
+            fc.string({ minLength: 240, maxLength: 10_000 }),
+            // Under 250 characters, over 250 bytes of UTF-8 or close to it: memcached counts bytes.
+            fc
+              .array(fc.constantFrom('a', 'é', '鍵', '🎉'), { minLength: 60, maxLength: 120 })
+              .map((units) => units.join('')),
+          ),
           fc.integer(),
           async (key, value) => {
             const made = cache.makeKey(key);
             const unsafe =
-              made.length > MAX_KEY_LENGTH ||
+              Buffer.byteLength(made, 'utf8') > MAX_KEY_LENGTH ||
               [...made].some((c) => c.charCodeAt(0) <= 0x20 || c.charCodeAt(0) === 0x7f);
             if (rejectsUnsafeKeys && unsafe) {
               await expect(cache.set(key, value)).rejects.toThrow(CacheKeyError);
