@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -8,7 +8,12 @@ import ts from 'typescript';
 // compile as a module of its own against the library's source, with the imports it shows. A
 // block fenced as ```ts sketch is an outline (a cheat sheet of fragments) and is left out.
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const documents = ['README.md', 'docs/observability.md', 'docs/cli.md'];
+const documents = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** The examples of a document: `[line, code]` for each ```ts block. */
 function examplesOf(document: string): Array<[number, string]> {
