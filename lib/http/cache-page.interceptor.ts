@@ -12,7 +12,7 @@ import {
   VARY_ON_METADATA,
 } from './http-cache.constants.js';
 import { PageCache, serverTiming, type CacheStatus, type PageRule } from './page-cache.js';
-import type { PageRequest } from './page-keys.js';
+import { isCacheableRequest, type PageRequest } from './page-keys.js';
 import {
   addNeverCacheHeaders,
   patchCacheControl,
@@ -79,7 +79,7 @@ export class CachePageInterceptor implements NestInterceptor {
     const started = performance.now();
     const described = adapter.describe(request);
     if (
-      (described.method !== 'GET' && described.method !== 'HEAD') ||
+      !isCacheableRequest(described) ||
       !hostIsAllowed(described.host, this.pageCache.options.allowedHosts) ||
       // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
       (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
@@ -102,7 +102,7 @@ export class CachePageInterceptor implements NestInterceptor {
     if (page !== undefined && !mayServe(page, credentials)) page = undefined;
     let flight: string | undefined;
     if (page === undefined || isStale(page)) {
-      flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.url}`;
+      flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.address}`;
       const computing = this.pageCache.computingNow(flight);
       if (computing !== undefined && page !== undefined) {
         // Another request is recomputing this page: the old one answers meanwhile.

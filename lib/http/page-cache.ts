@@ -11,8 +11,9 @@ import type { CacheModuleOptions } from '../interfaces/http-cache-options.interf
 import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-adapter.js';
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
+import { recordWireMethods } from './adapters/wire-method.js';
 import { CACHE_HTTP_OPTIONS } from './http-cache.constants.js';
-import { headerKeyOf, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
+import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {
   isStale,
@@ -49,6 +50,7 @@ const PATCHED = Symbol('nestjs-caches:answers-from-cache');
 type HttpAdapterLike = Record<(typeof REPLYING_METHODS)[number], (response: unknown, ...rest: unknown[]) => unknown> & {
   getType(): string;
   getInstance(): unknown;
+  getHttpServer(): unknown;
   [PATCHED]?: WeakSet<object>;
 };
 
@@ -106,6 +108,7 @@ export class PageCache implements OnModuleInit {
   onModuleInit(): void {
     const http = this.adapterHost?.httpAdapter as unknown as HttpAdapterLike | null | undefined;
     if (!http) return; // an application context (null) or a testing module (undefined): no HTTP
+    recordWireMethods(http.getHttpServer());
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
@@ -250,7 +253,7 @@ export class PageCache implements OnModuleInit {
    * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
    */
   learnRoute(request: PageRequest, rule: PageRule): void {
-    const route = `${request.method} ${request.url}`;
+    const route = `${request.method} ${request.address}`;
     if (this.earlyRoutes.has(route)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
     this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request) });
@@ -264,8 +267,8 @@ export class PageCache implements OnModuleInit {
   private async answerEarly(request: unknown, response: unknown): Promise<boolean> {
     const adapter = this.platform!;
     const described = adapter.describe(request);
-    if (described.method !== 'GET' && described.method !== 'HEAD') return false;
-    const route = this.earlyRoutes.get(`${described.method} ${described.url}`);
+    if (!isCacheableRequest(described)) return false;
+    const route = this.earlyRoutes.get(`${described.method} ${described.address}`);
     if (route === undefined) return false;
     const started = performance.now();
     const page = await this.lookup(this.caches.get(route.rule.cache), route.rule, described, route.urlHash);

@@ -1,9 +1,10 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { pageUrlOf, type PageRequest } from '../page-keys.js';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { pageAddressOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
 import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
 import type { PageAdapter } from './page-adapter.interface.js';
+import { wireMethodOf } from './wire-method.js';
 
 type Finish = (response: CapturedResponse) => void;
 
@@ -14,6 +15,7 @@ interface FastifyRequest {
   url: string;
   host: string | undefined;
   headers: IncomingHttpHeaders;
+  raw: IncomingMessage;
 }
 
 interface FastifyReply {
@@ -73,11 +75,14 @@ export class FastifyPageAdapter implements PageAdapter {
 
   describe(request: FastifyRequest): PageRequest {
     // Fastify 5: `Host`, or `X-Forwarded-Host` under `trustProxy`, port included.
-    const host = request.host;
+    const { host, protocol, url } = request;
     return {
       method: request.method,
-      url: pageUrlOf(request.protocol, host, request.headers.host, request.url),
+      wireMethod: wireMethodOf(request.raw),
+      scheme: protocol,
       host,
+      url: `${protocol}://${host ?? ''}${url}`,
+      address: pageAddressOf(protocol, host, request.headers.host, url),
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }

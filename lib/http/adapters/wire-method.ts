@@ -1,0 +1,32 @@
+import type { IncomingMessage } from 'node:http';
+
+const WIRE_METHOD = Symbol('nestjs-caches:wire-method');
+const RECORDING = Symbol('nestjs-caches:records-wire-methods');
+
+interface RequestEvents {
+  prependListener(event: 'request', listener: (request: IncomingMessage) => void): unknown;
+  [RECORDING]?: true;
+}
+
+/**
+ * Notes each request's method as Node parsed it, before the framework or any middleware runs:
+ * a method-override middleware rewrites `req.method` (on Fastify, after routing), and no
+ * framework keeps the original. Once per server, however many apps share it.
+ */
+export function recordWireMethods(server: unknown): void {
+  const events = server as RequestEvents | null | undefined;
+  if (typeof events?.prependListener !== 'function' || events[RECORDING]) return;
+  events[RECORDING] = true;
+  events.prependListener('request', (request) => {
+    (request as IncomingMessage & { [WIRE_METHOD]?: string })[WIRE_METHOD] = request.method;
+  });
+}
+
+/**
+ * The method the request came with: as recorded, else what a method-override middleware kept
+ * (`req.originalMethod`, Express's convention), else the method as it is now.
+ */
+export function wireMethodOf(request: IncomingMessage): string {
+  const noted = request as IncomingMessage & { [WIRE_METHOD]?: string; originalMethod?: string };
+  return noted[WIRE_METHOD] ?? noted.originalMethod ?? request.method!;
+}
