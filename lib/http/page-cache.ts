@@ -56,8 +56,10 @@ type HttpAdapterLike = Record<(typeof REPLYING_METHODS)[number], (response: unkn
 
 /** Where and how long a route's pages are kept: `@CachePage`'s settings, or the per-site cache's. */
 export interface PageRule {
-  /** Seconds; `undefined` takes the response's `max-age`, else the alias default. */
+  /** Seconds, winning over the response's `max-age` (`@CachePage`'s, Django's `page_timeout`). */
   timeout: number | undefined;
+  /** Seconds, when there is no `timeout` and the response has no `max-age` (`site.timeout`); else the alias default. */
+  fallbackTimeout?: number;
   cache: string;
   keyPrefix: string;
   /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
@@ -354,7 +356,11 @@ export class PageCache implements OnModuleInit {
   ): { outcome: PageOutcome; stored: Promise<void> } {
     const refusal = refusalOf(response, credentials);
     if (refusal !== undefined) return { outcome: { refused: refusal }, stored: Promise.resolve() };
-    const timeout: TimeoutSeconds = storeTimeoutOf(response, rule.timeout, cache.defaultTimeout);
+    const timeout: TimeoutSeconds = storeTimeoutOf(
+      response,
+      { page: rule.timeout, fallback: rule.fallbackTimeout },
+      cache.defaultTimeout,
+    );
     if (timeout !== null && timeout <= 0) {
       patchResponseHeaders(response, 0); // as Django: the response says it is not to be kept
       return { outcome: { refused: 'timeout 0' }, stored: Promise.resolve() };

@@ -4,7 +4,7 @@ import {
   getMaxAge,
   hasVaryHeader,
   parseCacheControl,
-  patchResponseHeaders,
+  setStoredFreshness,
   varyHeaderNames,
   type HeaderAccess,
 } from './response-headers.js';
@@ -92,16 +92,17 @@ export function mayServe(page: StoredPage, credentials: RequestCredentials): boo
 }
 
 /**
- * How long to keep a response, in seconds (`null` forever): the decorator's timeout, else the
- * response's `max-age`, else the alias default — Django's order. `0` keeps nothing.
+ * How long to keep a response, in seconds (`null` forever), in Django's order: `@CachePage`'s
+ * timeout (`page_timeout`), else the response's `max-age`, else the per-site timeout
+ * (`CACHE_MIDDLEWARE_SECONDS`), else the alias default. `0` keeps nothing.
  */
 export function storeTimeoutOf(
   response: HeaderAccess,
-  pageTimeout: number | undefined,
+  timeouts: { page: number | undefined; fallback: number | undefined },
   aliasDefault: TimeoutSeconds,
 ): TimeoutSeconds {
-  if (pageTimeout !== undefined) return pageTimeout;
-  return getMaxAge(response) ?? aliasDefault;
+  if (timeouts.page !== undefined) return timeouts.page;
+  return getMaxAge(response) ?? timeouts.fallback ?? aliasDefault;
 }
 
 /**
@@ -110,7 +111,7 @@ export function storeTimeoutOf(
  */
 export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds, now = Date.now()): StoredPage {
   const body = response.body!;
-  if (timeout !== null) patchResponseHeaders(response, timeout, now);
+  if (timeout !== null) setStoredFreshness(response, timeout, now);
   let etag = response.get('etag');
   // A weak validator (Express adds one to every body) gives way to a strong one of the exact bytes.
   if (etag === undefined || etag.startsWith('W/')) {
