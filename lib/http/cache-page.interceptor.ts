@@ -20,7 +20,7 @@ import {
   type CacheControlDirectives,
   type HeaderAccess,
 } from './response-headers.js';
-import { isStale, mayServe, type RequestCredentials } from './stored-page.js';
+import { isNotModified, isStale, mayServe, type RequestCredentials } from './stored-page.js';
 
 /** What the cache decorators on a route (and its controller) ask for, read once per route. */
 interface RoutePlan {
@@ -151,6 +151,9 @@ export class CachePageInterceptor implements NestInterceptor {
     adapter.capture(request, response, (captured) => {
       const { outcome, stored } = this.pageCache.keep(cache, rule, described, credentials, captured);
       this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs);
+      if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
+        captured.notModified();
+      }
       void stored.then(settle);
     });
   }

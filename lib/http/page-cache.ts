@@ -17,7 +17,7 @@ import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, t
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {
   isStale,
-  matchesIfNoneMatch,
+  isNotModified,
   mayServe,
   refusalOf,
   storeTimeoutOf,
@@ -298,7 +298,8 @@ export class PageCache implements OnModuleInit {
       ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
       ['server-timing', serverTiming(status, performance.now() - started)],
     ];
-    if (matchesIfNoneMatch(request.header('if-none-match'), page.etag)) {
+    const lastModified = page.headers.find(([name]) => name === 'last-modified')?.[1];
+    if (isNotModified(request, page.etag, lastModified)) {
       const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
       adapter.send(response, 304, [...kept, ...extra], undefined);
     } else {

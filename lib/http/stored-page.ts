@@ -37,6 +37,8 @@ export interface CapturedResponse extends HeaderAccess {
   readonly body: Buffer | undefined;
   /** Every header name set on the response, lower-cased. */
   headerNames(): string[];
+  /** Sends `304` instead, without the body and the headers that describe it (as Express does). */
+  notModified(): void;
 }
 
 /** What a request brings that could make a page someone else's. */
@@ -139,6 +141,23 @@ export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds
 
 export function isStale(page: StoredPage): boolean {
   return page.freshUntil !== null && Date.now() > page.freshUntil;
+}
+
+/**
+ * Whether a conditional GET or HEAD is answered `304` (RFC 9110 §13.2.2): `If-None-Match`
+ * against the entity tag when the request has one, else `If-Modified-Since` against
+ * `Last-Modified`. The same for a stored page and for the response that is being stored.
+ */
+export function isNotModified(
+  request: { header(name: string): string | undefined },
+  etag: string | undefined,
+  lastModified: string | undefined,
+): boolean {
+  const ifNoneMatch = request.header('if-none-match');
+  if (ifNoneMatch !== undefined) return matchesIfNoneMatch(ifNoneMatch, etag);
+  const since = Date.parse(request.header('if-modified-since') ?? '');
+  const modified = Date.parse(lastModified ?? '');
+  return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }
 
 /** RFC 9110 §13.1.2: `If-None-Match` compares weakly and `*` matches any current representation. */

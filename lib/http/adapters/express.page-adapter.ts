@@ -95,7 +95,10 @@ export class ExpressPageAdapter implements PageAdapter {
    * the final headers are both in hand there; a streamed body sends its headers with its first
    * chunk, and is seen there.
    */
-  capture(_request: unknown, response: ServerResponse, finish: (response: CapturedResponse) => void): void {
+  capture(request: object, response: ServerResponse, finish: (response: CapturedResponse) => void): void {
+    // Express would answer a conditional request 304 itself, and the page would never be seen:
+    // the page cache answers it instead, once the 200 is stored.
+    Object.defineProperty(request, 'fresh', { configurable: true, value: false });
     beforeHeadersLeave(response, (body) => finish(capturedNode(response, body)));
   }
 
