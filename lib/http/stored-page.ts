@@ -155,8 +155,10 @@ export function isNotModified(
 ): boolean {
   const ifNoneMatch = request.header('if-none-match');
   if (ifNoneMatch !== undefined) return matchesIfNoneMatch(ifNoneMatch, etag);
-  const since = Date.parse(request.header('if-modified-since') ?? '');
-  const modified = Date.parse(lastModified ?? '');
+  const ifModifiedSince = request.header('if-modified-since');
+  if (ifModifiedSince === undefined || lastModified === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  const modified = Date.parse(lastModified);
   return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }
 
