@@ -12,7 +12,7 @@ import {
   VARY_ON_METADATA,
 } from './http-cache.constants.js';
 import { PageCache, serverTiming, type CacheStatus, type PageRule } from './page-cache.js';
-import type { PageRequest } from './page-keys.js';
+import { isCacheableRequest, type PageRequest } from './page-keys.js';
 import {
   addNeverCacheHeaders,
   patchCacheControl,
@@ -20,7 +20,7 @@ import {
   type CacheControlDirectives,
   type HeaderAccess,
 } from './response-headers.js';
-import { isStale, mayServe, type RequestCredentials } from './stored-page.js';
+import { isNotModified, isStale, mayServe, type RequestCredentials } from './stored-page.js';
 
 /** What the cache decorators on a route (and its controller) ask for, read once per route. */
 interface RoutePlan {
@@ -79,7 +79,7 @@ export class CachePageInterceptor implements NestInterceptor {
     const started = performance.now();
     const described = adapter.describe(request);
     if (
-      (described.method !== 'GET' && described.method !== 'HEAD') ||
+      !isCacheableRequest(described) ||
       !hostIsAllowed(described.host, this.pageCache.options.allowedHosts) ||
       // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
       (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
@@ -102,7 +102,7 @@ export class CachePageInterceptor implements NestInterceptor {
     if (page !== undefined && !mayServe(page, credentials)) page = undefined;
     let flight: string | undefined;
     if (page === undefined || isStale(page)) {
-      flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.url}`;
+      flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.address}`;
       const computing = this.pageCache.computingNow(flight);
       if (computing !== undefined && page !== undefined) {
         // Another request is recomputing this page: the old one answers meanwhile.
@@ -151,6 +151,9 @@ export class CachePageInterceptor implements NestInterceptor {
     adapter.capture(request, response, (captured) => {
       const { outcome, stored } = this.pageCache.keep(cache, rule, described, credentials, captured);
       this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs);
+      if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
+        captured.notModified();
+      }
       void stored.then(settle);
     });
   }

@@ -11,12 +11,13 @@ import type { CacheModuleOptions } from '../interfaces/http-cache-options.interf
 import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-adapter.js';
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
+import { recordWireMethods } from './adapters/wire-method.js';
 import { CACHE_HTTP_OPTIONS } from './http-cache.constants.js';
-import { headerKeyOf, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
+import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {
   isStale,
-  matchesIfNoneMatch,
+  isNotModified,
   mayServe,
   refusalOf,
   storeTimeoutOf,
@@ -49,13 +50,16 @@ const PATCHED = Symbol('nestjs-caches:answers-from-cache');
 type HttpAdapterLike = Record<(typeof REPLYING_METHODS)[number], (response: unknown, ...rest: unknown[]) => unknown> & {
   getType(): string;
   getInstance(): unknown;
+  getHttpServer(): unknown;
   [PATCHED]?: WeakSet<object>;
 };
 
 /** Where and how long a route's pages are kept: `@CachePage`'s settings, or the per-site cache's. */
 export interface PageRule {
-  /** Seconds; `undefined` takes the response's `max-age`, else the alias default. */
+  /** Seconds, winning over the response's `max-age` (`@CachePage`'s, Django's `page_timeout`). */
   timeout: number | undefined;
+  /** Seconds, when there is no `timeout` and the response has no `max-age` (`site.timeout`); else the alias default. */
+  fallbackTimeout?: number;
   cache: string;
   keyPrefix: string;
   /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
@@ -106,6 +110,7 @@ export class PageCache implements OnModuleInit {
   onModuleInit(): void {
     const http = this.adapterHost?.httpAdapter as unknown as HttpAdapterLike | null | undefined;
     if (!http) return; // an application context (null) or a testing module (undefined): no HTTP
+    recordWireMethods(http.getHttpServer());
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
@@ -250,7 +255,7 @@ export class PageCache implements OnModuleInit {
    * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
    */
   learnRoute(request: PageRequest, rule: PageRule): void {
-    const route = `${request.method} ${request.url}`;
+    const route = `${request.method} ${request.address}`;
     if (this.earlyRoutes.has(route)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
     this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request) });
@@ -264,8 +269,8 @@ export class PageCache implements OnModuleInit {
   private async answerEarly(request: unknown, response: unknown): Promise<boolean> {
     const adapter = this.platform!;
     const described = adapter.describe(request);
-    if (described.method !== 'GET' && described.method !== 'HEAD') return false;
-    const route = this.earlyRoutes.get(`${described.method} ${described.url}`);
+    if (!isCacheableRequest(described)) return false;
+    const route = this.earlyRoutes.get(`${described.method} ${described.address}`);
     if (route === undefined) return false;
     const started = performance.now();
     const page = await this.lookup(this.caches.get(route.rule.cache), route.rule, described, route.urlHash);
@@ -293,7 +298,8 @@ export class PageCache implements OnModuleInit {
       ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
       ['server-timing', serverTiming(status, performance.now() - started)],
     ];
-    if (matchesIfNoneMatch(request.header('if-none-match'), page.etag)) {
+    const lastModified = page.headers.find(([name]) => name === 'last-modified')?.[1];
+    if (isNotModified(request, page.etag, lastModified)) {
       const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
       adapter.send(response, 304, [...kept, ...extra], undefined);
     } else {
@@ -351,7 +357,11 @@ export class PageCache implements OnModuleInit {
   ): { outcome: PageOutcome; stored: Promise<void> } {
     const refusal = refusalOf(response, credentials);
     if (refusal !== undefined) return { outcome: { refused: refusal }, stored: Promise.resolve() };
-    const timeout: TimeoutSeconds = storeTimeoutOf(response, rule.timeout, cache.defaultTimeout);
+    const timeout: TimeoutSeconds = storeTimeoutOf(
+      response,
+      { page: rule.timeout, fallback: rule.fallbackTimeout },
+      cache.defaultTimeout,
+    );
     if (timeout !== null && timeout <= 0) {
       patchResponseHeaders(response, 0); // as Django: the response says it is not to be kept
       return { outcome: { refused: 'timeout 0' }, stored: Promise.resolve() };

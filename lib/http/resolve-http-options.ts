@@ -36,7 +36,7 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
     const { timeout, cache, keyPrefix, staleWhileRevalidate } = site;
     if (timeout !== undefined && !isSeconds(timeout)) {
       throw new CacheConfigError(
-        `site.timeout must be a number of seconds >= 0, or left out to follow max-age; got ${describeValue(timeout)}.`,
+        `site.timeout must be a number of seconds >= 0, used when a response has no max-age (or left out: the alias's default); got ${describeValue(timeout)}.`,
       );
     }
     if (staleWhileRevalidate !== undefined && !isSeconds(staleWhileRevalidate)) {

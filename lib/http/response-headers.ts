@@ -115,6 +115,20 @@ export function patchResponseHeaders(headers: HeaderAccess, timeoutSeconds: numb
   patchCacheControl(headers, { maxAge: seconds });
 }
 
+/**
+ * `Expires` and `max-age` saying exactly how long a stored page is kept, in place of what the
+ * response said: a page served from the cache never claims a freshness other than its own
+ * (Django keeps an existing `Expires` and the lower `max-age`; here `@CachePage(timeout)`, which
+ * wins over `max-age`, says so).
+ */
+export function setStoredFreshness(headers: HeaderAccess, timeoutSeconds: number, now = Date.now()): void {
+  const seconds = Math.max(0, timeoutSeconds);
+  headers.set('expires', new Date(now + seconds * 1000).toUTCString());
+  const directives = parseCacheControl(headers.get('cache-control'));
+  directives.set('max-age', String(Math.floor(seconds)));
+  headers.set('cache-control', formatCacheControl(directives));
+}
+
 /** Headers telling every cache not to keep the response (Django's `add_never_cache_headers`). */
 export function addNeverCacheHeaders(headers: HeaderAccess, now = Date.now()): void {
   patchResponseHeaders(headers, 0, now);

@@ -13,7 +13,8 @@ export class SiteCacheInterceptor extends CachePageInterceptor {
     const site = this.pageCache.options.site;
     if (site === undefined) return undefined;
     return {
-      timeout: site.timeout,
+      timeout: undefined, // the response's max-age wins over site.timeout, as in Django's middleware
+      fallbackTimeout: site.timeout,
       cache: site.cache ?? 'default',
       keyPrefix: site.keyPrefix ?? '',
       staleWhileRevalidate: site.staleWhileRevalidate ?? 0,

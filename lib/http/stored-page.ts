@@ -4,7 +4,7 @@ import {
   getMaxAge,
   hasVaryHeader,
   parseCacheControl,
-  patchResponseHeaders,
+  setStoredFreshness,
   varyHeaderNames,
   type HeaderAccess,
 } from './response-headers.js';
@@ -37,6 +37,8 @@ export interface CapturedResponse extends HeaderAccess {
   readonly body: Buffer | undefined;
   /** Every header name set on the response, lower-cased. */
   headerNames(): string[];
+  /** Sends `304` instead, without the body and the headers that describe it (as Express does). */
+  notModified(): void;
 }
 
 /** What a request brings that could make a page someone else's. */
@@ -92,16 +94,17 @@ export function mayServe(page: StoredPage, credentials: RequestCredentials): boo
 }
 
 /**
- * How long to keep a response, in seconds (`null` forever): the decorator's timeout, else the
- * response's `max-age`, else the alias default — Django's order. `0` keeps nothing.
+ * How long to keep a response, in seconds (`null` forever), in Django's order: `@CachePage`'s
+ * timeout (`page_timeout`), else the response's `max-age`, else the per-site timeout
+ * (`CACHE_MIDDLEWARE_SECONDS`), else the alias default. `0` keeps nothing.
  */
 export function storeTimeoutOf(
   response: HeaderAccess,
-  pageTimeout: number | undefined,
+  timeouts: { page: number | undefined; fallback: number | undefined },
   aliasDefault: TimeoutSeconds,
 ): TimeoutSeconds {
-  if (pageTimeout !== undefined) return pageTimeout;
-  return getMaxAge(response) ?? aliasDefault;
+  if (timeouts.page !== undefined) return timeouts.page;
+  return getMaxAge(response) ?? timeouts.fallback ?? aliasDefault;
 }
 
 /**
@@ -110,7 +113,7 @@ export function storeTimeoutOf(
  */
 export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds, now = Date.now()): StoredPage {
   const body = response.body!;
-  if (timeout !== null) patchResponseHeaders(response, timeout, now);
+  if (timeout !== null) setStoredFreshness(response, timeout, now);
   let etag = response.get('etag');
   // A weak validator (Express adds one to every body) gives way to a strong one of the exact bytes.
   if (etag === undefined || etag.startsWith('W/')) {
@@ -138,6 +141,25 @@ export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds
 
 export function isStale(page: StoredPage): boolean {
   return page.freshUntil !== null && Date.now() > page.freshUntil;
+}
+
+/**
+ * Whether a conditional GET or HEAD is answered `304` (RFC 9110 §13.2.2): `If-None-Match`
+ * against the entity tag when the request has one, else `If-Modified-Since` against
+ * `Last-Modified`. The same for a stored page and for the response that is being stored.
+ */
+export function isNotModified(
+  request: { header(name: string): string | undefined },
+  etag: string | undefined,
+  lastModified: string | undefined,
+): boolean {
+  const ifNoneMatch = request.header('if-none-match');
+  if (ifNoneMatch !== undefined) return matchesIfNoneMatch(ifNoneMatch, etag);
+  const ifModifiedSince = request.header('if-modified-since');
+  if (ifModifiedSince === undefined || lastModified === undefined) return false;
+  const since = Date.parse(ifModifiedSince);
+  const modified = Date.parse(lastModified);
+  return !Number.isNaN(since) && !Number.isNaN(modified) && modified <= since;
 }
 
 /** RFC 9110 §13.1.2: `If-None-Match` compares weakly and `*` matches any current representation. */

@@ -10,7 +10,10 @@ import type { InvalidationOptions } from '../invalidation/invalidation-options.i
 export interface SiteCacheOptions {
   /** The alias pages are kept in (`default`). */
   cache?: string;
-  /** Seconds; when omitted, the response's `max-age`, else the alias's default timeout. */
+  /**
+   * Seconds, for responses without a `max-age` of their own (Django's `CACHE_MIDDLEWARE_SECONDS`):
+   * a response's `max-age` wins; when omitted too, the alias's default timeout.
+   */
   timeout?: number;
   /** Keeps this site's pages apart from others sharing the store (Django's `CACHE_MIDDLEWARE_KEY_PREFIX`). */
   keyPrefix?: string;

@@ -7,7 +7,7 @@ import {
   type CacheControlDirectives,
   type HeaderAccess,
 } from '../../lib/http/response-headers.js';
-import { matchesIfNoneMatch } from '../../lib/http/stored-page.js';
+import { isNotModified, matchesIfNoneMatch } from '../../lib/http/stored-page.js';
 
 function headersWith(initial: Record<string, string>): HeaderAccess & { all: Map<string, string> } {
   const all = new Map(Object.entries(initial).map(([name, value]) => [name.toLowerCase(), value]));
@@ -86,5 +86,20 @@ describe("Django's header helpers", () => {
     ['"abc"', undefined, false],
   ])('If-None-Match %p against %p: %p', (ifNoneMatch, etag, matches) => {
     expect(matchesIfNoneMatch(ifNoneMatch, etag)).toBe(matches);
+  });
+
+  const DAY = 'Wed, 01 Jan 2025 00:00:00 GMT';
+  const LATER = 'Thu, 02 Jan 2025 00:00:00 GMT';
+  it.each<[Record<string, string>, string | undefined, boolean]>([
+    [{ 'if-modified-since': LATER }, DAY, true],
+    [{ 'if-modified-since': DAY }, DAY, true],
+    [{ 'if-modified-since': DAY }, LATER, false],
+    [{ 'if-modified-since': 'not a date' }, DAY, false],
+    [{ 'if-modified-since': LATER }, undefined, false],
+    // If-None-Match, when sent, decides alone (RFC 9110 §13.2.2).
+    [{ 'if-none-match': '"other"', 'if-modified-since': LATER }, DAY, false],
+    [{ 'if-none-match': '"abc"', 'if-modified-since': 'Tue, 31 Dec 2024 00:00:00 GMT' }, DAY, true],
+  ])('request %j against Last-Modified %p: not modified %p', (headers, lastModified, expected) => {
+    expect(isNotModified({ header: (name) => headers[name] }, '"abc"', lastModified)).toBe(expected);
   });
 });

@@ -45,6 +45,26 @@ class SiteController {
     return { run: this.runs.count('max-age-0') };
   }
 
+  @Get('max-age-1')
+  @Header('Cache-Control', 'max-age=1')
+  maxAgeOne() {
+    return { run: this.runs.count('max-age-1') };
+  }
+
+  /** `@CachePage(timeout)` is Django's `page_timeout`: it wins over the response's `max-age`. */
+  @Get('own-max-age-1')
+  @CachePage(30, { keyPrefix: 'own' })
+  @Header('Cache-Control', 'max-age=1')
+  ownMaxAgeOne() {
+    return { run: this.runs.count('own-max-age-1') };
+  }
+
+  @Get('expires')
+  @Header('Expires', 'Thu, 01 Jan 2037 00:00:00 GMT')
+  expires() {
+    return { run: this.runs.count('expires') };
+  }
+
   @Get('max-age-7')
   @Header('Cache-Control', 'max-age=7')
   maxAgeSeven() {
@@ -78,6 +98,11 @@ class SiteModule {}
   providers: [Runs],
 })
 class MaxAgeSiteModule {}
+
+/** Seconds from `sent` to an `Expires` date. */
+function expiresIn(expires: string | undefined, sent: number): number {
+  return (new Date(expires!).getTime() - sent) / 1000;
+}
 
 describe.each(ADAPTERS)('the per-site cache on %s', (adapter) => {
   let app: INestApplication;
@@ -126,6 +151,47 @@ describe.each(ADAPTERS)('the per-site cache on %s', (adapter) => {
     expect(again.headers['x-page-cache']).toBeUndefined();
     expect(again.headers['cache-control']).toContain('no-store');
     expect(runs.of('never')).toBe(2);
+  });
+
+  it("keeps a page for the response's max-age, not site.timeout", async () => {
+    const sent = Date.now();
+    const miss = await get('/site/max-age-1').expect(200);
+    expect(miss.headers['x-page-cache']).toBe('MISS');
+    expect(miss.headers['cache-control']).toBe('max-age=1');
+    expect(expiresIn(miss.headers.expires, sent)).toBeLessThanOrEqual(2);
+    expect((await get('/site/max-age-1')).headers['x-page-cache']).toBe('HIT');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect((await get('/site/max-age-1')).headers['x-page-cache']).toBe('MISS');
+    expect(runs.of('max-age-1')).toBe(2);
+  });
+
+  it('stores nothing for max-age=0, whatever site.timeout says', async () => {
+    await get('/site/max-age-0').expect(200);
+    const again = await get('/site/max-age-0').expect(200);
+    expect(again.headers['x-page-cache']).toBe('BYPASS');
+    expect(again.headers['cache-control']).toBe('max-age=0');
+    expect(runs.of('max-age-0')).toBe(2);
+  });
+
+  it('replaces an Expires of its own by the time the page is kept', async () => {
+    const sent = Date.now();
+    const miss = await get('/site/expires').expect(200);
+    expect(miss.headers['cache-control']).toBe('max-age=60');
+    expect(expiresIn(miss.headers.expires, sent)).toBeGreaterThanOrEqual(58);
+    expect(expiresIn(miss.headers.expires, sent)).toBeLessThanOrEqual(62);
+  });
+
+  it("keeps a @CachePage(timeout) page for its timeout over the response's max-age, and says so", async () => {
+    const sent = Date.now();
+    const miss = await get('/site/own-max-age-1').expect(200);
+    expect(miss.headers['cache-control']).toBe('max-age=30');
+    expect(expiresIn(miss.headers.expires, sent)).toBeGreaterThanOrEqual(28);
+    expect(expiresIn(miss.headers.expires, sent)).toBeLessThanOrEqual(32);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const hit = await get('/site/own-max-age-1').expect(200);
+    expect(hit.headers['x-page-cache']).toBe('HIT');
+    expect(hit.headers['cache-control']).toBe('max-age=30');
+    expect(runs.of('own-max-age-1')).toBe(1);
   });
 
   it("lets a route's own @CachePage decide", async () => {

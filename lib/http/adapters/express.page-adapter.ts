@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { pageUrlOf, type PageRequest } from '../page-keys.js';
+import { pageAddressOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
 import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
 import type { PageAdapter } from './page-adapter.interface.js';
+import { wireMethodOf } from './wire-method.js';
 
 /** The parts of Express's request used here (Express extends Node's). */
 interface ExpressRequest extends IncomingMessage {
@@ -53,11 +54,15 @@ export class ExpressPageAdapter implements PageAdapter {
    * it (by a header, say) sends the request to another handler, whose pages must be other keys.
    */
   describe(request: ExpressRequest): PageRequest {
-    const host = request.host;
+    const { host, protocol } = request;
+    const target = `${request.baseUrl}${request.url}`;
     return {
       method: request.method!,
-      url: pageUrlOf(request.protocol, host, request.headers.host, `${request.baseUrl}${request.url}`),
+      wireMethod: wireMethodOf(request),
+      scheme: protocol,
       host,
+      url: `${protocol}://${host ?? ''}${target}`,
+      address: pageAddressOf(protocol, host, request.headers.host, target),
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }
@@ -90,7 +95,10 @@ export class ExpressPageAdapter implements PageAdapter {
    * the final headers are both in hand there; a streamed body sends its headers with its first
    * chunk, and is seen there.
    */
-  capture(_request: unknown, response: ServerResponse, finish: (response: CapturedResponse) => void): void {
+  capture(request: object, response: ServerResponse, finish: (response: CapturedResponse) => void): void {
+    // Express would answer a conditional request 304 itself, and the page would never be seen:
+    // the page cache answers it instead, once the 200 is stored.
+    Object.defineProperty(request, 'fresh', { configurable: true, value: false });
     beforeHeadersLeave(response, (body) => finish(capturedNode(response, body)));
   }
 

@@ -1,9 +1,10 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import { pageUrlOf, type PageRequest } from '../page-keys.js';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { pageAddressOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
 import type { CapturedResponse } from '../stored-page.js';
-import { beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
+import { BODY_HEADERS, beforeHeadersLeave, capturedNode, headerValue } from './node-response.js';
 import type { PageAdapter } from './page-adapter.interface.js';
+import { wireMethodOf } from './wire-method.js';
 
 type Finish = (response: CapturedResponse) => void;
 
@@ -14,6 +15,7 @@ interface FastifyRequest {
   url: string;
   host: string | undefined;
   headers: IncomingHttpHeaders;
+  raw: IncomingMessage;
 }
 
 interface FastifyReply {
@@ -24,6 +26,7 @@ interface FastifyReply {
   header(name: string, value: string): FastifyReply;
   getHeader(name: string): string | number | string[] | undefined;
   getHeaders(): Record<string, unknown>;
+  removeHeader(name: string): FastifyReply;
   send(payload?: unknown): FastifyReply;
 }
 
@@ -46,17 +49,18 @@ export interface FastifyInstance {
  * hook, added at startup, hands the responses being captured to the page cache.
  */
 export class FastifyPageAdapter implements PageAdapter {
-  /** Requests whose response is awaited, until it is sent; entries go with their request. */
-  private readonly finishers = new WeakMap<FastifyRequest, (payload: unknown) => void>();
+  /**
+   * Requests whose response is awaited, until it is sent; entries go with their request. Each
+   * gives the payload to send (none once the response became a `304`).
+   */
+  private readonly finishers = new WeakMap<FastifyRequest, (payload: unknown) => unknown>();
 
   constructor(private readonly instance: FastifyInstance) {
     instance.addHook('onSend', (request, reply, payload, done) => {
       const finish = this.finishers.get(request);
-      if (finish !== undefined) {
-        this.finishers.delete(request);
-        finish(payload);
-      }
-      done(null, payload);
+      if (finish === undefined) return done(null, payload);
+      this.finishers.delete(request);
+      done(null, finish(payload));
     });
   }
 
@@ -73,11 +77,14 @@ export class FastifyPageAdapter implements PageAdapter {
 
   describe(request: FastifyRequest): PageRequest {
     // Fastify 5: `Host`, or `X-Forwarded-Host` under `trustProxy`, port included.
-    const host = request.host;
+    const { host, protocol, url } = request;
     return {
       method: request.method,
-      url: pageUrlOf(request.protocol, host, request.headers.host, request.url),
+      wireMethod: wireMethodOf(request.raw),
+      scheme: protocol,
       host,
+      url: `${protocol}://${host ?? ''}${url}`,
+      address: pageAddressOf(protocol, host, request.headers.host, url),
       header: (name) => headerValue(request.headers[name.toLowerCase()]),
     };
   }
@@ -115,7 +122,10 @@ export class FastifyPageAdapter implements PageAdapter {
       over = true;
       finish(captured());
     };
-    this.finishers.set(request, (payload) => once(() => capturedFastify(reply, payloadBytes(payload))));
+    this.finishers.set(request, (payload) => {
+      once(() => capturedFastify(reply, payloadBytes(payload)));
+      return reply.statusCode === 304 ? null : payload;
+    });
     beforeHeadersLeave(reply.raw, (body) => {
       this.finishers.delete(request);
       once(() => capturedNode(reply.raw, body));
@@ -142,5 +152,9 @@ function capturedFastify(reply: FastifyReply, body: Buffer | undefined): Capture
     get: (name) => headerValue(reply.getHeader(name)),
     set: (name, value) => void reply.header(name, value),
     headerNames: () => Object.keys(reply.getHeaders()),
+    notModified: () => {
+      reply.code(304);
+      for (const name of BODY_HEADERS) reply.removeHeader(name);
+    },
   };
 }

@@ -39,8 +39,16 @@ export function capturedNode(response: ServerResponse, body: Buffer | undefined)
     get: (name) => headerValue(response.getHeader(name)),
     set: (name, value) => response.setHeader(name, value),
     headerNames: () => response.getHeaderNames(),
+    notModified: () => {
+      // Node itself sends no body with a 304.
+      response.statusCode = 304;
+      for (const name of BODY_HEADERS) response.removeHeader(name);
+    },
   };
 }
+
+/** What a `304` leaves out: it has no body to describe. */
+export const BODY_HEADERS = ['content-type', 'content-length', 'transfer-encoding'] as const;
 
 function bodyOf(chunk: unknown, encoding: unknown): Buffer {
   if (chunk === undefined || chunk === null || typeof chunk === 'function') return Buffer.alloc(0);
