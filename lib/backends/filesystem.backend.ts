@@ -5,6 +5,7 @@ import { addDelta } from '../core/cache.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { EntryCount } from './entry-count.js';
 
 export interface FileSystemOptions {
   maxEntries: number;
@@ -25,15 +26,21 @@ interface StoredFile {
 
 /**
  * One file per key, named by the SHA-256 of the made key. Every write goes to a temporary file
- * that is then renamed over the target, so readers (in any process) see the old file or the new
- * one, never half of one. `add` links the temporary file into place, which fails if the key
- * exists: atomic across processes.
+ * that is then linked into place, or renamed over the key's file when there is one, so readers
+ * (in any process) see the old file or the new one, never half of one. `add` only links, which
+ * fails if the key exists: atomic across processes. The number of files is kept between listings
+ * (see `EntryCount`), so a write does not list the directory.
  */
 export class FileSystemBackend implements CacheBackend {
+  private readonly files: EntryCount;
+  private counting: Promise<void> | undefined;
+
   constructor(
     private readonly directory: string,
     private readonly options: FileSystemOptions,
-  ) {}
+  ) {
+    this.files = new EntryCount(options.maxEntries);
+  }
 
   async get(key: string): Promise<unknown> {
     const stored = await this.read(key);
@@ -70,6 +77,7 @@ export class FileSystemBackend implements CacheBackend {
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
           await link(temp, this.pathOf(key));
+          this.files.added();
           return true;
         } catch (error) {
           if (code(error) !== 'EEXIST') throw error;
@@ -101,17 +109,18 @@ export class FileSystemBackend implements CacheBackend {
 
   /** `true` only when a live entry went: an expired file is removed too, but was already gone to callers. */
   async delete(key: string): Promise<boolean> {
-    return (await this.read(key)) !== undefined && removeFile(this.pathOf(key));
+    return (await this.read(key)) !== undefined && this.remove(this.pathOf(key));
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
-    await Promise.all(keys.map((key) => removeFile(this.pathOf(key))));
+    await Promise.all(keys.map((key) => this.remove(this.pathOf(key))));
   }
 
   /** Removes this cache's files only: other files in the directory are left alone. */
   async clear(): Promise<void> {
     const files = await this.ownFiles(true);
     await Promise.all(files.map((name) => removeFile(join(this.directory, name))));
+    this.files.counted(0);
   }
 
   private pathOf(key: string): string {
@@ -129,7 +138,7 @@ export class FileSystemBackend implements CacheBackend {
     const stored = parse(bytes, key);
     if (stored === undefined) return undefined;
     if (stored.expiresAt <= Date.now()) {
-      await removeFile(this.pathOf(key));
+      await this.remove(this.pathOf(key));
       return undefined;
     }
     return stored;
@@ -145,18 +154,26 @@ export class FileSystemBackend implements CacheBackend {
     try {
       await this.write(key, expiresAt, payload);
     } catch (error) {
-      await unlink(this.pathOf(key)).catch(() => undefined);
+      await this.remove(this.pathOf(key)).catch(() => undefined);
       throw error;
     }
   }
 
-  /** Renames a complete temporary file over the key's file: readers see the old file or the new one. */
+  /**
+   * Puts a complete temporary file in the key's place: readers see the old file or the new one.
+   * A link, which fails over an existing file, tells a new file (counted) from a replaced one
+   * (renamed over it).
+   */
   private async write(key: string, expiresAt: number, payload: Buffer): Promise<void> {
     const temp = await this.writeTemp(key, expiresAt, payload);
-    await rename(temp, this.pathOf(key)).catch(async (error: unknown) => {
+    let created: boolean;
+    try {
+      created = await linkOrRename(temp, this.pathOf(key));
+    } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw error;
-    });
+    }
+    if (created) this.files.added();
   }
 
   /** Writes a complete file under a unique temporary name, creating the directory if needed. */
@@ -173,13 +190,30 @@ export class FileSystemBackend implements CacheBackend {
     return temp;
   }
 
-  /** Django's rule: at `maxEntries` files, remove a random `1 / cullFrequency` of them (`0`: all). */
+  /**
+   * Django's rule: at `maxEntries` files, remove a random `1 / cullFrequency` of them (`0`: all),
+   * decided on a listing only when the kept count is due for one; concurrent writes share it.
+   */
   private async cull(): Promise<void> {
+    if (!this.files.due) return;
+    this.counting ??= this.listAndCull().finally(() => (this.counting = undefined));
+    await this.counting;
+  }
+
+  private async listAndCull(): Promise<void> {
     const files = await this.ownFiles(false);
+    this.files.counted(files.length);
     if (files.length < this.options.maxEntries) return;
     if (this.options.cullFrequency === 0) return this.clear();
     const victims = sample(files, Math.floor(files.length / this.options.cullFrequency));
-    await Promise.all(victims.map((name) => removeFile(join(this.directory, name))));
+    await Promise.all(victims.map((name) => this.remove(join(this.directory, name))));
+  }
+
+  /** Removes a file this cache counts; `false` when it was already gone. */
+  private async remove(path: string): Promise<boolean> {
+    const removed = await removeFile(path);
+    if (removed) this.files.removed();
+    return removed;
   }
 
   private async ownFiles(includeTemporary: boolean): Promise<string[]> {
@@ -225,6 +259,19 @@ async function writeWhole(path: string, contents: Buffer): Promise<void> {
     await unlink(path).catch(() => undefined);
     throw error;
   }
+}
+
+/** Puts `temp` at `path`: linked where there was no file (`true`), else renamed over the file (`false`). */
+async function linkOrRename(temp: string, path: string): Promise<boolean> {
+  try {
+    await link(temp, path);
+  } catch (error) {
+    if (code(error) !== 'EEXIST') throw error;
+    await rename(temp, path);
+    return false;
+  }
+  await unlink(temp).catch(() => undefined);
+  return true;
 }
 
 async function removeFile(path: string): Promise<boolean> {

@@ -7,8 +7,6 @@ import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.
 interface Entry extends Snapshot {
   /** Epoch ms; `Infinity` never expires. */
   expiresAt: number;
-  /** When the entry was last stored or read, on the store's own counter. */
-  usedAt: number;
 }
 
 export interface LocMemOptions {
@@ -35,13 +33,12 @@ function release(location: string): void {
 }
 
 /**
- * Process memory, least recently used first out. Each read stamps its entry with a counter
- * instead of reordering the map: a hit stays a lookup and a store, and only a cull (rare: the
- * store must be full) sorts by the stamps.
+ * Process memory, least recently used first out. The map's insertion order is the order of use:
+ * a read or a write moves its key to the end (Django's `OrderedDict.move_to_end`), so a cull
+ * removes the first `1 / cullFrequency` keys without sorting, and every hit and write is O(1).
  */
 export class LocMemBackend implements CacheBackend {
   private readonly entries: Map<string, Entry>;
-  private uses = 0;
   private closed = false;
 
   constructor(
@@ -54,7 +51,7 @@ export class LocMemBackend implements CacheBackend {
   get(key: string): unknown {
     const entry = this.live(key);
     if (entry === undefined) return MISS;
-    entry.usedAt = ++this.uses;
+    this.moveToEnd(key, entry);
     return readSnapshot(entry);
   }
 
@@ -82,7 +79,7 @@ export class LocMemBackend implements CacheBackend {
     const entry = this.live(key);
     if (entry === undefined) return MISS;
     const next = addDelta(readSnapshot(entry), delta, key);
-    this.entries.set(key, { frozen: next, bytes: undefined, expiresAt: entry.expiresAt, usedAt: ++this.uses });
+    this.moveToEnd(key, { frozen: next, bytes: undefined, expiresAt: entry.expiresAt });
     return next;
   }
 
@@ -119,13 +116,22 @@ export class LocMemBackend implements CacheBackend {
   private store(key: string, snapshot: Snapshot, ttlMs: TtlMs): void {
     const expiresAt = ttlMs === null ? Infinity : coarseNow() + ttlMs;
     if (!this.entries.has(key) && this.entries.size >= this.options.maxEntries) this.cull();
-    this.entries.set(key, { frozen: snapshot.frozen, bytes: snapshot.bytes, expiresAt, usedAt: ++this.uses });
+    this.moveToEnd(key, { frozen: snapshot.frozen, bytes: snapshot.bytes, expiresAt });
   }
 
+  /** A Map keeps a re-inserted key at the end: the most recently used. */
+  private moveToEnd(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  /** The first keys in the map are the least recently used. */
   private cull(): void {
     if (this.options.cullFrequency === 0) return this.entries.clear();
-    const count = Math.floor(this.entries.size / this.options.cullFrequency);
-    const leastRecentlyUsed = [...this.entries].sort(([, a], [, b]) => a.usedAt - b.usedAt).slice(0, count);
-    for (const [key] of leastRecentlyUsed) this.entries.delete(key);
+    let count = Math.floor(this.entries.size / this.options.cullFrequency);
+    for (const key of this.entries.keys()) {
+      if (count-- <= 0) break;
+      this.entries.delete(key);
+    }
   }
 }
