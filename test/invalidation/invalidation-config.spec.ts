@@ -105,7 +105,7 @@ describe('the invalidation option', () => {
     expect(stdout).toContain('typeorm missing: true');
     expect(stdout).toContain('default: booted');
     expect(stdout).toMatch(
-      /named: CacheConfigError: invalidation\.dataSources needs @nestjs\/typeorm and typeorm: npm install/,
+      /named: CacheConfigError: invalidation\.dataSources is set, which needs @nestjs\/typeorm and typeorm: npm install @nestjs\/typeorm typeorm$/m,
     );
   }, 30_000);
 });
