@@ -9,6 +9,7 @@ import type { DataSource } from 'typeorm';
 import { CacheInvalidator, CacheModule, Caches, versionedKeyPart, type CacheModuleOptions } from '../../lib/index.js';
 import { GENERATION_NAMESPACE } from '../../lib/invalidation/dependencies.js';
 import { ENTITIES, Shelf } from './library.fixture.js';
+import { initOrClose } from '../support/init-or-close.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -28,8 +29,8 @@ async function boot(options: CacheModuleOptions, imports: unknown[] = []): Promi
       ),
     ],
   }).compile();
+  await initOrClose(moduleRef);
   modules.push(moduleRef);
-  await moduleRef.init();
   return moduleRef;
 }
 
