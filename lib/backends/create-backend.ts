@@ -1,4 +1,5 @@
 import { CacheConfigError } from '../core/errors.js';
+import { requirePeers, type OptionalPeer } from '../core/optional-peers.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
 import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
@@ -8,12 +9,21 @@ import { LocMemBackend } from './locmem.backend.js';
 
 const CULLING_OPTIONS = ['maxEntries', 'cullFrequency'];
 
+/** The client libraries of the server backends: optional peers, checked before the backend is imported. */
+const PEERS_OF: Record<string, readonly OptionalPeer[]> = {
+  redis: ['ioredis'],
+  memcached: ['memjs'],
+  database: ['typeorm', '@nestjs/typeorm'],
+};
+
 /**
  * Builds the backend an entry names, checking the settings that backend needs. Server backends
  * are imported only when configured, so their client libraries stay optional dependencies.
  */
 export async function createBackend(entry: ResolvedCacheEntry, context: BackendContext): Promise<CacheBackend> {
   if (typeof entry.backend === 'function') return new entry.backend(entry, context);
+  const peers = PEERS_OF[entry.backend];
+  if (peers) await requirePeers(`caches.${entry.alias} uses backend '${entry.backend}'`, peers);
   switch (entry.backend) {
     case 'locmem':
       checkOptionNames(entry, CULLING_OPTIONS);

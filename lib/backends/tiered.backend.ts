@@ -4,6 +4,7 @@ import type { Redis as RedisClient } from 'ioredis';
 import { addDelta } from '../core/cache.js';
 import { CacheConfigError } from '../core/errors.js';
 import { clearPatternOf, type KeyFunction } from '../core/keys.js';
+import { requirePeers } from '../core/optional-peers.js';
 import { checkOptionNames } from '../core/resolve-config.js';
 import { toTtlMs, type TtlMs } from '../core/timeouts.js';
 import {
@@ -50,6 +51,7 @@ export async function createTieredBackend(entry: ResolvedCacheEntry, context: Ba
         `caches.${entry.alias}.bus: the invalidation bus is a redis URL, e.g. 'redis://127.0.0.1:6379'.`,
       );
     }
+    await requirePeers(`caches.${entry.alias}.bus publishes invalidations over redis`, ['ioredis']);
     const { Redis } = await import('ioredis');
     const connect = () =>
       new Redis(entry.bus!, {

@@ -114,7 +114,7 @@ export class PageCache implements OnModuleInit {
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
-        : new ExpressPageAdapter(http.getInstance() as ExpressApp, this.routeHandlerNames());
+        : new ExpressPageAdapter(http.getInstance() as ExpressApp);
     this.sharedUrls = this.sharedUrlsOf();
     if (this.sharedUrls === undefined) {
       this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
@@ -144,15 +144,6 @@ export class PageCache implements OnModuleInit {
         answered.has(response as object) ? undefined : original(response, ...rest);
     }
     http[PATCHED] = answered;
-  }
-
-  /** The names Nest gives its route handlers: `Controller.method` for each controller method. */
-  private routeHandlerNames(): Set<string> {
-    const names = new Set<string>();
-    for (const { name, methods } of this.controllers()) {
-      for (const method of methods.keys()) names.add(`${name}.${method}`);
-    }
-    return names;
   }
 
   /** Every controller of the app, with its methods by name. */

@@ -15,6 +15,7 @@ import type {
   UpdateEvent,
 } from 'typeorm';
 import { CacheConfigError } from '../core/errors.js';
+import { requirePeers } from '../core/optional-peers.js';
 import { CacheInvalidator, type ChangedRow } from './cache-invalidator.js';
 import type { EntityRef } from './dependencies.js';
 import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
@@ -57,15 +58,13 @@ export class InvalidationSubscriber implements EntitySubscriberInterface, OnModu
   async onModuleInit(): Promise<void> {
     if (this.options === false) return;
     const explicit = this.options.dataSources;
-    let getDataSourceToken: (name?: string) => unknown;
     try {
-      ({ getDataSourceToken } = await import('@nestjs/typeorm'));
+      await requirePeers('invalidation.dataSources is set', ['@nestjs/typeorm', 'typeorm']);
     } catch (error) {
       if (explicit === undefined) return; // an app without TypeORM: nothing to watch
-      throw new CacheConfigError(
-        `invalidation.dataSources needs @nestjs/typeorm and typeorm: npm install @nestjs/typeorm typeorm (${String(error)}).`,
-      );
+      throw error;
     }
+    const { getDataSourceToken } = await import('@nestjs/typeorm');
     for (const name of explicit ?? [undefined]) {
       let dataSource: DataSource | undefined;
       try {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Caches } from '../caches.js';
 import type { CacheStats } from '../core/cache-stats.js';
-import { CacheConfigError } from '../core/errors.js';
+import { requirePeers } from '../core/optional-peers.js';
 import type { CacheMetricsOptions, PrometheusRegistry } from './cache-metrics-options.interface.js';
 import { CACHE_METRICS_OPTIONS } from './observability.constants.js';
 
@@ -45,15 +45,8 @@ export class CacheMetrics implements OnModuleInit, OnModuleDestroy {
 
   async onModuleInit(): Promise<void> {
     if (!this.options.prometheus) return;
-    let promClient: { register: PrometheusRegistry };
-    try {
-      promClient = (await import('prom-client')) as unknown as { register: PrometheusRegistry };
-    } catch (error) {
-      throw new CacheConfigError(
-        `CacheModule's metrics.prometheus needs prom-client, which could not be loaded (${(error as Error).message}). Install it: npm install prom-client.`,
-        { cause: error },
-      );
-    }
+    await requirePeers("CacheModule's metrics.prometheus is on", ['prom-client']);
+    const promClient = (await import('prom-client')) as unknown as { register: PrometheusRegistry };
     this.registry = this.options.registry ?? promClient.register;
     const prefix = this.options.prefix ?? 'nestjs_caches_';
     for (const [suffix, help, read] of COUNTERS) {

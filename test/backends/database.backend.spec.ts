@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, Logger as TypeOrmLogger } from 'typeorm';
 import { Caches, CacheConfigError, type CacheEntryOptions } from '../../lib/index.js';
 import { CacheModule } from '../../lib/index.js';
+import { initOrClose } from '../support/init-or-close.js';
 
 const root = mkdtempSync(join(tmpdir(), 'nestjs-caches-db-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -93,13 +94,14 @@ describe.each(drivers)('database backend on $name', (driver) => {
   });
 
   async function boot(entry: Partial<CacheEntryOptions>, logger?: QueryLog) {
-    moduleRef = await Test.createTestingModule({
+    const booting = await Test.createTestingModule({
       imports: [
         TypeOrmModule.forRoot({ ...driver.connection(), ...(logger ? { logger, logging: true } : {}) }),
         CacheModule.forRoot({ default: { backend: 'database', location: uniqueTable(), ...entry } }),
       ],
     }).compile();
-    await moduleRef.init();
+    await initOrClose(booting);
+    moduleRef = booting;
     return {
       cache: moduleRef.get(Caches).default,
       dataSource: moduleRef.get<DataSource>(getDataSourceToken() as never),

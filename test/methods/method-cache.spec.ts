@@ -16,6 +16,7 @@ import {
   type CacheEntryOptions,
 } from '../../lib/index.js';
 import { redisDb } from '../support/addresses.js';
+import { initOrClose } from '../support/init-or-close.js';
 import { UnreachableBackend } from '../support/unreachable-backend.js';
 
 let prefixes = 0;
@@ -52,8 +53,8 @@ async function boot<T>(
       providers: [provider],
     }),
   ).compile();
+  await initOrClose(moduleRef);
   modules.push(moduleRef);
-  await moduleRef.init();
   return { service: await moduleRef.resolve(provider), cache: moduleRef.get(Cache), caches: moduleRef.get(Caches) };
 }
 

@@ -105,7 +105,7 @@ describe('Prometheus metrics', () => {
     );
     expect(stdout).toContain('without metrics: booted');
     expect(stdout).toMatch(
-      /with metrics: CacheConfigError: CacheModule's metrics\.prometheus needs prom-client.*npm install prom-client/,
+      /with metrics: CacheConfigError: CacheModule's metrics\.prometheus is on, which needs prom-client: npm install prom-client$/m,
     );
   }, 30_000);
 });

@@ -1,3 +1,4 @@
+import { METHOD_METADATA } from '@nestjs/common/constants.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pageAddressOf, type PageRequest } from '../page-keys.js';
 import type { HeaderAccess } from '../response-headers.js';
@@ -20,16 +21,12 @@ type Middleware = (request: IncomingMessage, response: ServerResponse, next: (er
 /** The parts of an Express 5 application used here. */
 export interface ExpressApp {
   use(middleware: Middleware): unknown;
-  router: { stack: Array<{ route?: { stack: Array<{ handle: { name: string } }> } }> };
+  router: { stack: Array<{ route?: { stack: Array<{ handle: object }> } }> };
 }
 
 /** Express: responses are Node's `ServerResponse`; a body leaves through `end()`. */
 export class ExpressPageAdapter implements PageAdapter {
-  /** @param routeHandlerNames what Nest names its route handlers (`Controller.method`) */
-  constructor(
-    private readonly app: ExpressApp,
-    private readonly routeHandlerNames: ReadonlySet<string>,
-  ) {}
+  constructor(private readonly app: ExpressApp) {}
 
   /**
    * A middleware placed right before the first of Nest's route handlers: after every middleware
@@ -44,7 +41,7 @@ export class ExpressPageAdapter implements PageAdapter {
     const stack = this.app.router.stack;
     const layer = stack.pop()!;
     const firstHandler = stack.findIndex((candidate) =>
-      candidate.route?.stack.some((step) => this.routeHandlerNames.has(step.handle.name)),
+      candidate.route?.stack.some((step) => isNestRouteHandler(step.handle)),
     );
     stack.splice(firstHandler === -1 ? stack.length : firstHandler, 0, layer);
   }
@@ -105,4 +102,13 @@ export class ExpressPageAdapter implements PageAdapter {
   onClose(response: ServerResponse, callback: () => void): void {
     response.once('close', callback);
   }
+}
+
+/**
+ * Nest copies the metadata of a controller method (its `@Get()`'s request method among them) to
+ * the handler it gives Express; the middleware it mounts as routes have none. (NestJS 12 also
+ * names handlers `Controller.method`, NestJS 11 does not: the metadata is on both lines.)
+ */
+function isNestRouteHandler(handle: object): boolean {
+  return Reflect.getMetadata(METHOD_METADATA, handle) !== undefined;
 }
