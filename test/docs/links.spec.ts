@@ -40,7 +40,7 @@ function anchorsOf(file: string): Set<string> {
 function relativeLinks(): Array<[string, string]> {
   return documents.flatMap((document) =>
     proseLines(readFileSync(join(root, document), 'utf8'))
-      .flatMap((line) => [...line.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]))
+      .flatMap((line) => [...line.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!))
       .filter((target) => !/^[a-z]+:/.test(target))
       .map((target): [string, string] => [document, target]),
   );
