@@ -36,7 +36,7 @@ export {
   type CacheCommandEvent,
   type CacheLockWaitEvent,
   type CacheStaleEvent,
-} from './observability/cache-diagnostics.js';
+} from './core/cache-diagnostics.js';
 export { parseCacheUrl } from './core/cache-url.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient } from 'ioredis';
-import { addDelta } from '../core/cache.js';
+import { addDelta } from '../core/values.js';
 import { CacheConfigError } from '../core/errors.js';
 import { clearPatternOf, type KeyFunction } from '../core/keys.js';
 import { requirePeers } from '../core/optional-peers.js';
