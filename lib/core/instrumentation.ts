@@ -36,20 +36,13 @@ export class CacheInstrumentation {
   }
 
   /**
-   * Runs one backend command and, when `stats()` or a diagnostics subscriber wants it, times it
-   * from the moment the backend answers with a promise until it settles: what the command spent
-   * waiting on the store. A backend that answers synchronously (locmem, a tiered L1 hit) took no
-   * time worth two clock reads and counts as 0 ms. `hitOf` says, for reads, whether it found.
+   * Records one backend command from its answer and, when `stats()` or a diagnostics subscriber
+   * wants it, times it from the moment the backend answered with a promise until it settles: what
+   * the command spent waiting on the store. An answer given synchronously (locmem, a tiered L1 hit)
+   * took no time worth two clock reads and counts as 0 ms. `hitOf` says, for reads, whether it found.
    */
-  timed<T>(operation: string, key: CommandKey, run: () => Awaitable<T>, hitOf?: (result: T) => boolean): Awaitable<T> {
-    if (!this.measureLatency && !commandChannel.hasSubscribers) return run();
-    let answer: Awaitable<T>;
-    try {
-      answer = run();
-    } catch (error) {
-      this.finish(0, operation, key, undefined, error);
-      throw error;
-    }
+  timed<T>(operation: string, key: CommandKey, answer: Awaitable<T>, hitOf?: (result: T) => boolean): Awaitable<T> {
+    if (!this.measureLatency && !commandChannel.hasSubscribers) return answer;
     if (!isPromise(answer)) {
       this.finish(0, operation, key, hitOf?.(answer));
       return answer;
