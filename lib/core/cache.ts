@@ -47,6 +47,15 @@ const HEALTH_TTL_MS = 10_000;
 
 const found = (value: unknown): boolean => value !== MISS;
 
+/** What a backend call answered; a synchronous throw becomes a rejection, recorded like any failure. */
+function answerOf<T>(call: () => T | Promise<T>): T | Promise<T> {
+  try {
+    return call();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
  * One named store: Django's cache API, in camelCase and async, over a backend's primitives:
  * keys made and checked, timeouts in seconds, versions, and backend failures either thrown as
@@ -103,7 +112,12 @@ export class Cache {
     const made = this.validKey(key, version);
     let value: unknown;
     try {
-      value = this.instruments.timed('get', key, this.backend.get(made), found);
+      value = this.instruments.timed(
+        'get',
+        key,
+        answerOf(() => this.backend.get(made)),
+        found,
+      );
       // The hottest call: a value answered at once (locmem, a tiered L1 hit) is not awaited, which
       // would cost a turn of the microtask queue.
       if (value instanceof Promise) value = await value;
@@ -171,7 +185,12 @@ export class Cache {
     }
     let result: number | bigint | typeof MISS;
     try {
-      result = await this.instruments.timed('incr', key, this.backend.incr(made, delta), found);
+      result = await this.instruments.timed(
+        'incr',
+        key,
+        answerOf(() => this.backend.incr(made, delta)),
+        found,
+      );
     } catch (error) {
       throw this.instruments.failure(error, 'incr', key); // even with ignoreErrors: no count to invent
     }
@@ -328,7 +347,7 @@ export class Cache {
     hitOf?: (result: T) => boolean,
   ): Promise<T> {
     try {
-      return await this.instruments.timed(operation, key, run(), hitOf);
+      return await this.instruments.timed(operation, key, answerOf(run), hitOf);
     } catch (error) {
       return this.failedWith(fallback, error, operation, key);
     }
