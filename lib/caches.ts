@@ -5,7 +5,7 @@ import { Cache } from './core/cache.js';
 import { withCircuitBreaker } from './core/circuit-breaker.js';
 import { CacheBackendError, CacheConfigError } from './core/errors.js';
 import { CacheInstrumentation } from './core/instrumentation.js';
-import { SingleFlight } from './core/single-flight.js';
+import { Flights } from './core/flights.js';
 import { backendLeaseStore, lockKeyMaker } from './stampede/lease-store.js';
 import { StampedeGuard } from './stampede/stampede-guard.js';
 import type { CacheBackend } from './interfaces/cache-backend.interface.js';
@@ -39,7 +39,7 @@ function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend): Cache {
     // is computed and stored, and the lease's TTL frees the lock key anyway.
     (error, key) => void instrumentation.failure(error, 'unlock', key),
   );
-  const computing = new SingleFlight();
+  const computing = new Flights();
   return new Cache(entry, backend, {
     instrumentation,
     getOrSet: (store) => new StampedeGuard(store, leases, computing, instrumentation),

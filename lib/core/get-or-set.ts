@@ -1,6 +1,6 @@
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
-import { SingleFlight } from './single-flight.js';
+import { Flights } from './flights.js';
 import type { TimeoutSeconds } from './timeouts.js';
 
 /** A value to store, or a function (sync or async) that computes it on a miss. */
@@ -38,7 +38,7 @@ export class PlainGetOrSet implements GetOrSetStrategy {
   constructor(
     private readonly store: GetOrSetStore,
     /** The store's computations running now, by made key; shared with the other strategies. */
-    private readonly computing: SingleFlight = new SingleFlight(),
+    private readonly computing: Flights = new Flights(),
   ) {}
 
   async getOrSet<T>(

@@ -8,7 +8,7 @@ import {
   type ValueOrFactory,
 } from '../core/get-or-set.js';
 import { RateLimitedLog } from '../core/rate-limited-log.js';
-import type { SingleFlight } from '../core/single-flight.js';
+import type { Flights } from '../core/flights.js';
 import { toTtlMs, type TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
@@ -77,7 +77,7 @@ export class StampedeGuard implements GetOrSetStrategy {
      * The store's computations running in this process, by made key: foreground, background and
      * plain `getOrSet` calls of one key share one run.
      */
-    private readonly computing: SingleFlight,
+    private readonly computing: Flights,
     private readonly events: StampedeEvents,
   ) {
     this.failureLog = new RateLimitedLog(new Logger(`Cache:${cache.alias}`), 'failed refreshes');
@@ -242,7 +242,7 @@ export class StampedeGuard implements GetOrSetStrategy {
   /** Starts one refresh of a key unless one runs, it is backing off, or too many run already. */
   private refreshInBackground<T>(plan: Plan<T>, stale: Envelope<T>): void {
     const made = this.cache.makeKey(plan.key, plan.version);
-    if (this.computing.has(made) || this.refreshing >= MAX_BACKGROUND_REFRESHES) return;
+    if (this.computing.runningNow(made) !== undefined || this.refreshing >= MAX_BACKGROUND_REFRESHES) return;
     if (this.backingOff(made, Date.now())) return;
     this.refreshing++;
     this.computeOnce(plan, stale)
