@@ -46,10 +46,23 @@ export type {
   BuiltInBackendName,
   CacheBackendClass,
   CacheEntryOptions,
+  CacheLocation,
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
   CachesOptions,
+  CommonEntryOptions,
+  CullingOptions,
+  CustomEntryOptions,
+  DatabaseEntryOptions,
+  DummyEntryOptions,
+  FileSystemEntryOptions,
+  LocMemEntryOptions,
+  MemcachedEntryOptions,
+  RedisClusterLocation,
+  RedisEntryOptions,
+  RedisSentinelLocation,
   ResolvedCacheEntry,
+  TieredEntryOptions,
 } from './interfaces/cache-options.interface.js';
 export type { CacheModuleOptions, SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
 export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';

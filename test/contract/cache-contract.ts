@@ -12,11 +12,13 @@ import {
   CacheValueError,
   type CacheEntryOptions,
   type CachesOptions,
+  type CommonEntryOptions,
+  type CullingOptions,
 } from '../../lib/index.js';
 
 /** How a backend under test is configured; `entry(name)` gives each test alias its own store. */
 export interface ContractTarget {
-  entry(name: string, overrides?: Partial<CacheEntryOptions>): CacheEntryOptions;
+  entry(name: string, overrides?: CommonEntryOptions): CacheEntryOptions;
   /** Shortest timeout (seconds) the backend honours precisely; memcached counts whole seconds. */
   shortTimeout?: number;
   /** Backends that refuse unsafe keys (memcached) throw instead of warning. */
@@ -33,6 +35,10 @@ export interface ContractTarget {
   /** Aliases the backend needs beside the contract's own, e.g. the tiers of a tiered alias. */
   extraCaches?: () => Record<string, CacheEntryOptions>;
 }
+
+/** A culling backend's entry (locmem, filesystem, database: the ones whose options take culling) with culling options added. */
+const withCulling = (entry: CacheEntryOptions, culling: CullingOptions) =>
+  ({ ...entry, options: { ...entry.options, ...culling } }) as CacheEntryOptions;
 
 const customKeyFunction = (key: string, prefix: string, version: number) => `CUSTOM-${prefix}-${version}-${key}`;
 
@@ -57,12 +63,10 @@ export function describeCacheContract(backendName: string, target: ContractTarge
         v2: target.entry('default', { version: 2 }),
         customKey: target.entry('default', { keyFunction: customKeyFunction }),
         customKey2: target.entry('default', { keyFunction: customKeyFunction }),
-        cull: target.entry('cull', { options: { maxEntries: 30 } }),
-        zeroCull: target.entry('zero-cull', { options: { maxEntries: 30, cullFrequency: 0 } }),
       };
-      if (!target.culls) {
-        delete config.cull;
-        delete config.zeroCull;
+      if (target.culls) {
+        config.cull = withCulling(target.entry('cull'), { maxEntries: 30 });
+        config.zeroCull = withCulling(target.entry('zero-cull'), { maxEntries: 30, cullFrequency: 0 });
       }
       Object.assign(config, target.extraCaches?.());
       moduleRef = await Test.createTestingModule({

@@ -9,7 +9,7 @@ describeCacheContract('database (PostgreSQL)', {
     backend: 'database',
     location: `contract_cache_${name.replace(/\W/g, '_')}`,
     ...overrides,
-    options: { createTable: true, ...overrides?.options },
+    options: { createTable: true },
   }),
   imports: () => [TypeOrmModule.forRoot({ type: 'postgres', url })],
   culls: true,

@@ -13,7 +13,7 @@ describeCacheContract('database (SQLite, better-sqlite3)', {
     backend: 'database',
     location: `cache_${name.replace(/\W/g, '_')}`,
     ...overrides,
-    options: { createTable: true, ...overrides?.options },
+    options: { createTable: true },
   }),
   imports: () => [TypeOrmModule.forRoot({ type: 'better-sqlite3', database: join(root, 'cache.sqlite') })],
   culls: true,

@@ -8,6 +8,6 @@ describeCacheContract('redis through sentinels', {
     backend: 'redis',
     location: redisSentinels(),
     ...overrides,
-    options: { redisOptions: { db: 5 }, ...overrides?.options },
+    options: { redisOptions: { db: 5 } },
   }),
 });
