@@ -11,5 +11,8 @@ export const NEST_11_PACKAGES = {
   '@nestjs/cache-manager': '3.1.3',
   '@nestjs/config': '4.0.4',
   '@nestjs/swagger': '11.4.7',
+  '@nestjs/graphql': '13.4.4',
+  '@nestjs/apollo': '13.4.5',
+  '@nestjs/microservices': '11.2.6',
   typeorm: '0.3.31',
 };
