@@ -11,23 +11,17 @@ import { StampedeGuard } from './stampede/stampede-guard.js';
 import type { CacheBackend } from './interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-options.interface.js';
 
-// Stores that live in this process cannot be down; a tiered alias fails only through its tiers.
-const NEVER_DOWN = new Set(['locmem', 'dummy', 'tiered']);
-// Their clients time commands out themselves (commandTimeoutMs is passed on to them).
-const OWN_COMMAND_TIMEOUT = new Set(['redis', 'memcached']);
-// Their calls take less time than reading the clock twice: not timed for `stats().latency`.
-const IN_PROCESS = new Set(['locmem', 'dummy']);
-
+/** The circuit breaker and deadlines an alias asks for, where its backend can be down. */
 function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend {
-  if (NEVER_DOWN.has(entry.backend as string)) return backend;
-  const timeoutMs = OWN_COMMAND_TIMEOUT.has(entry.backend as string) ? undefined : entry.commandTimeoutMs;
+  if (backend.inProcess || backend.failsOnlyThroughTiers) return backend;
+  const timeoutMs = backend.timesOutCommands ? undefined : entry.commandTimeoutMs;
   if (entry.circuitBreaker === false && timeoutMs === undefined) return backend;
   return withCircuitBreaker(backend, entry.alias, entry.circuitBreaker, timeoutMs);
 }
 
 /** One alias's `Cache`, with its instrumentation and its `getOrSet` strategy (the stampede guard). */
 function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend): Cache {
-  const instrumentation = new CacheInstrumentation(entry.alias, !IN_PROCESS.has(entry.backend as string));
+  const instrumentation = new CacheInstrumentation(entry.alias, !backend.inProcess);
   const leases = backendLeaseStore(
     backend,
     lockKeyMaker(entry),

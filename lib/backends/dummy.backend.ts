@@ -6,6 +6,7 @@ import { encodeValue } from '../core/serializer.js';
  * serialized so that code that would fail on a real backend fails here too.
  */
 export class DummyBackend implements CacheBackend {
+  readonly inProcess = true;
   get(): Miss {
     return MISS;
   }

@@ -38,6 +38,7 @@ function release(location: string): void {
  * removes the first `1 / cullFrequency` keys without sorting, and every hit and write is O(1).
  */
 export class LocMemBackend implements CacheBackend {
+  readonly inProcess = true;
   private readonly entries: Map<string, Entry>;
   private closed = false;
 

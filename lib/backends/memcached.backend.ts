@@ -68,6 +68,7 @@ export function createMemcachedBackend(entry: ResolvedCacheEntry, _context: Back
  * so the two encodings are told apart by the first byte (V8's version tag, 0xFF, is never a digit).
  */
 export class MemcachedBackend implements CacheBackend {
+  readonly timesOutCommands = true;
   /** Memcached cannot store keys with spaces or control characters, nor longer than 250 bytes. */
   readonly rejectsUnsafeKeys = true;
 

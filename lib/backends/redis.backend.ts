@@ -135,6 +135,7 @@ interface RedisBackendSettings {
  * atomic across processes and keeping the key's expiry.
  */
 export class RedisBackend implements CacheBackend {
+  readonly timesOutCommands = true;
   private readonly logger: Logger;
   private readonly isCluster: boolean;
   private lastErrorLoggedAt = -Infinity;

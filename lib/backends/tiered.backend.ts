@@ -84,6 +84,8 @@ interface TieredSettings {
  * instances drop their copies in the upper tiers after each write.
  */
 export class TieredBackend implements CacheBackend {
+  /** Its tiers are guarded as aliases of their own: it fails only through them. */
+  readonly failsOnlyThroughTiers = true;
   private readonly upper: CacheBackend[];
   private readonly lowest: CacheBackend;
   /**

@@ -52,6 +52,16 @@ export interface CacheBackend {
   /** Throw a `CacheKeyError` for keys this backend cannot store; without it, unsafe keys only warn. */
   readonly rejectsUnsafeKeys?: boolean;
   /**
+   * Lives in this process (locmem, dummy): it cannot be down, so it gets no circuit breaker or
+   * deadline; its calls take less time than two clock reads, so they are not timed; and only the
+   * application's own processes can clear it (the CLI refuses).
+   */
+  readonly inProcess?: boolean;
+  /** Its client times commands out itself (it is given `commandTimeoutMs`): no deadline is added. */
+  readonly timesOutCommands?: boolean;
+  /** Built from other aliases (tiered), which are guarded on their own: no breaker around it. */
+  readonly failsOnlyThroughTiers?: boolean;
+  /**
    * Waits, for a bounded time, for a first connection to its server. Awaited while the module is
    * built, for every alias at once, so that other providers' `onModuleInit` find it connected.
    */
