@@ -1,6 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
 import { unsafeCountError } from '../core/values.js';
+import { quitRedis } from './quit-redis.js';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { clearPatternOf } from '../core/keys.js';
@@ -12,7 +14,6 @@ import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-opt
 
 const OPTIONS = ['clearAll', 'redisOptions'];
 const LOCATION_EXAMPLE = `'redis://127.0.0.1:6379/1', { cluster: ['10.0.0.1:6379', '10.0.0.2:6379'] } or { sentinels: [{ host: '10.0.0.1', port: 26379 }], name: 'mymaster' }`;
-const ERROR_LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1000;
 // V8's serializer starts every payload with its version tag; raw integers are ASCII.
 const V8_VERSION_TAG = 0xff;
@@ -136,16 +137,15 @@ interface RedisBackendSettings {
  */
 export class RedisBackend implements CacheBackend {
   readonly timesOutCommands = true;
-  private readonly logger: Logger;
+  private readonly connectionErrors: RateLimitedLog;
   private readonly isCluster: boolean;
-  private lastErrorLoggedAt = -Infinity;
   private closing: Promise<void> | undefined;
 
   constructor(
     readonly client: Redis | Cluster,
     private readonly settings: RedisBackendSettings,
   ) {
-    this.logger = new Logger(`Cache:${settings.alias}`);
+    this.connectionErrors = new RateLimitedLog(new Logger(`Cache:${settings.alias}`), 'connection errors');
     this.isCluster = client instanceof Cluster;
     client.defineCommand('nestjsCachesIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
     client.defineCommand('nestjsCachesDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS_SCRIPT });
@@ -330,30 +330,12 @@ export class RedisBackend implements CacheBackend {
 
   /** Quits, and drops the connection if the server does not answer in time. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          this.client.quit(),
-          new Promise((resolve) => (timer = setTimeout(resolve, Math.max(this.settings.commandTimeoutMs, 200)))),
-        ]);
-      } catch {
-        // Quitting a dead connection fails; disconnecting below is what matters.
-      } finally {
-        clearTimeout(timer);
-        this.client.disconnect();
-      }
-    })();
+    this.closing ??= quitRedis(this.client, this.settings.commandTimeoutMs);
     return this.closing;
   }
 
   private logConnectionError(error: Error): void {
-    const now = Date.now();
-    if (now - this.lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
-    this.lastErrorLoggedAt = now;
-    this.logger.warn(
-      `Redis connection error (reconnecting; reported once per ${ERROR_LOG_INTERVAL_MS / 1000} s): ${error.message}`,
-    );
+    this.connectionErrors.warn(`Redis connection error (reconnecting): ${error.message}`);
   }
 }
 
