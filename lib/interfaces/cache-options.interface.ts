@@ -52,6 +52,12 @@ export interface CacheEntryOptions {
   /** `tiered` only: a redis URL on which writes publish invalidations to other instances. */
   bus?: string;
   /**
+   * `tiered` with a `bus` only: seconds (0.25) after another instance's acknowledged write, delete
+   * or clear of a key during which this instance may still answer from an upper-tier copy. When
+   * the bus cannot vouch for that, reads go to the lowest tier.
+   */
+  maxStaleness?: number;
+  /**
    * After `failures` failed calls in a row (5), calls fail at once for `breakSeconds` (2) instead
    * of each waiting for the command timeout; `false` turns it off. Not used by locmem, dummy and
    * tiered (whose tiers have their own).
@@ -81,6 +87,8 @@ export interface ResolvedCacheEntry {
   commandTimeoutMs: number;
   tiers: string[] | undefined;
   bus: string | undefined;
+  /** Seconds; set for tiered aliases with a bus only. */
+  maxStaleness: number | undefined;
   circuitBreaker: CircuitBreakerSettings | false;
 }
 
