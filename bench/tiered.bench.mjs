@@ -81,10 +81,15 @@ export async function run() {
       for (let i = 0; i < KEY_COUNT; i++) if ((await cache.get(keys[i])) === undefined) throw new Error('missed');
     };
     const names = [`${ref} L1 hit`, 'this tree L1 hit'];
-    const results = await measure([
-      { name: names[0], fn: getAll(before.cache), opsPerCall: KEY_COUNT },
-      { name: names[1], fn: getAll(after.cache), opsPerCall: KEY_COUNT },
-    ]);
+    // Slices (and the warm-up) shorter than maxStaleness: a stretch of synchronous hits longer
+    // than that keeps the bus from vouching, and reads then go to redis, by design.
+    const results = await measure(
+      [
+        { name: names[0], fn: getAll(before.cache), opsPerCall: KEY_COUNT },
+        { name: names[1], fn: getAll(after.cache), opsPerCall: KEY_COUNT },
+      ],
+      { rounds: 25, sliceMs: 40, warmupMs: 100 },
+    );
     printTable(
       `tiered (locmem + redis, bus): ${KEY_COUNT} small objects, every read an L1 hit`,
       ['way', 'ops/s', 'ns/op', 'spread', `cost vs ${ref}`],

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient } from 'ioredis';
 import { addDelta } from '../core/cache.js';
+import { coarseNow } from '../core/coarse-clock.js';
 import { CacheConfigError } from '../core/errors.js';
 import { clearPatternOf, type KeyFunction } from '../core/keys.js';
 import { requirePeers } from '../core/optional-peers.js';
@@ -116,10 +117,10 @@ export class TieredBackend implements CacheBackend {
 
   /**
    * An upper-tier hit from an in-process store is answered synchronously, as that store does.
-   * Checking the bus's vouch is a clock read, no I/O.
+   * Checking the bus's vouch is a comparison with the coarse clock, no I/O.
    */
   get(key: string): Awaitable<unknown> {
-    if (this.bus !== undefined && !(performance.now() < this.bus.vouchedUntil)) return this.getBelow(key, MISS);
+    if (this.bus !== undefined && !(coarseNow() < this.bus.vouchedUntil)) return this.getBelow(key, MISS);
     const first = this.tiers[0]!.get(key);
     if (first !== MISS && !(first instanceof Promise)) return first;
     return this.getBelow(key, first);
@@ -302,7 +303,7 @@ export class TieredBackend implements CacheBackend {
 
   /** 0, or the lowest tier's index while the bus cannot vouch for the upper tiers' copies. */
   private firstReadable(): number {
-    return this.bus === undefined || performance.now() < this.bus.vouchedUntil ? 0 : this.lowestIndex;
+    return this.bus === undefined || coarseNow() < this.bus.vouchedUntil ? 0 : this.lowestIndex;
   }
 
   private readable(): CacheBackend[] {
@@ -393,7 +394,11 @@ async function deleteEach(tier: CacheBackend, keys: readonly string[]): Promise<
  */
 export class InvalidationBus {
   readonly channel: string;
-  /** `performance.now()` until which the upper tiers may answer. */
+  /**
+   * `Date.now()` until which the upper tiers may answer. Reads compare it with the coarse clock
+   * locmem's hits already read (a clock read costs about as much as the hit), so the bound holds
+   * to within one synchronous stretch of work, as locmem's expiry does.
+   */
   vouchedUntil = -Infinity;
   private readonly instanceId = randomUUID();
   private readonly logger: Logger;
@@ -509,7 +514,7 @@ export class InvalidationBus {
     if (!this.pinging) {
       this.pinging = true;
       const connection = this.connection;
-      const sentAt = performance.now();
+      const sentAt = Date.now();
       subscriber.ping().then(
         () => {
           this.pinging = false;
@@ -525,7 +530,7 @@ export class InvalidationBus {
   }
 
   private async vouch(until: number): Promise<void> {
-    if (performance.now() >= this.vouchedUntil && this.listener !== undefined) {
+    if (Date.now() >= this.vouchedUntil && this.listener !== undefined) {
       // The vouch had lapsed: copies kept meanwhile may be stale, so none is kept.
       try {
         await this.listener(null);
