@@ -99,6 +99,14 @@ export class TieredBackend implements CacheBackend {
   private clock = 0;
   private clearedAt = 0;
   private readonly invalidatedAt = new Map<string, number>();
+  /**
+   * Keys of lower-tier writes that failed (`null`: a clear): a write that timed out may land
+   * later, after another instance back-filled the old value. Announced again once the lowest
+   * tier answers (on one connection, as redis's, that answer comes after the write's).
+   */
+  private readonly unsettled = new Set<string>();
+  private unsettledAll = false;
+  private settling = false;
 
   constructor(
     private readonly tiers: CacheBackend[],
@@ -109,6 +117,7 @@ export class TieredBackend implements CacheBackend {
     this.lowest = tiers[this.lowestIndex]!;
     this.bus = settings.bus;
     this.bus?.onInvalidate((keys) => this.dropUpper(keys));
+    this.bus?.onTick(() => this.settle());
   }
 
   async connected(): Promise<void> {
@@ -270,6 +279,7 @@ export class TieredBackend implements CacheBackend {
     } catch (error) {
       await this.dropUpper(keys);
       await this.bus?.publish(keys === null ? null : [...keys]);
+      if (this.bus !== undefined) this.keepUnsettled(keys);
       throw error;
     }
     const raced = keys === null ? [] : keys.filter((key) => !this.untouchedSince(key, began));
@@ -282,6 +292,33 @@ export class TieredBackend implements CacheBackend {
       await this.fillUpper(this.lowestIndex, copies, written);
     }
     return result;
+  }
+
+  private keepUnsettled(keys: readonly string[] | null): void {
+    if (keys === null || this.unsettled.size + keys.length > MAX_TRACKED_INVALIDATIONS) {
+      this.unsettledAll = true;
+      this.unsettled.clear();
+    } else if (!this.unsettledAll) for (const key of keys) this.unsettled.add(key);
+  }
+
+  /** On the bus's tick: once the lowest tier answers again, drops and announces the failed writes' keys again. */
+  private settle(): void {
+    if (this.settling || (!this.unsettledAll && this.unsettled.size === 0)) return;
+    const keys = this.unsettledAll ? null : [...this.unsettled];
+    this.settling = true;
+    const probe = keys?.[0] ?? '';
+    Promise.resolve()
+      .then(() => (this.lowest.has ? this.lowest.has(probe) : this.lowest.get(probe)))
+      .then(async () => {
+        if (keys === null) this.unsettledAll = false;
+        else for (const key of keys) this.unsettled.delete(key);
+        await this.dropUpper(keys);
+        await this.bus?.publish(keys);
+      })
+      .catch(() => {
+        // still down: tried again on the next tick
+      })
+      .finally(() => (this.settling = false));
   }
 
   private async find(key: string, from = 0): Promise<ValueWithTtl | Miss> {
@@ -403,6 +440,7 @@ export class InvalidationBus {
   private readonly instanceId = randomUUID();
   private readonly logger: Logger;
   private listener: ((keys: string[] | null) => Promise<unknown>) | undefined;
+  private tickListener: (() => void) | undefined;
   private readonly timer: NodeJS.Timeout;
   /** Counts subscriber connections: a PING sent on an earlier one vouches for nothing. */
   private connection = 0;
@@ -445,6 +483,11 @@ export class InvalidationBus {
 
   onInvalidate(listener: (keys: string[] | null) => Promise<unknown>): void {
     this.listener = listener;
+  }
+
+  /** Called on every tick of the bus's one timer. */
+  onTick(listener: () => void): void {
+    this.tickListener = listener;
   }
 
   /** Waits, at most about the command timeout, until the bus first vouches for the upper tiers. */
@@ -491,6 +534,7 @@ export class InvalidationBus {
   }
 
   private tick(): void {
+    this.tickListener?.();
     const subscriber = this.subscriber;
     if (subscriber.status !== 'ready') return;
     if (this.subscribedConnection !== this.connection) {
