@@ -214,6 +214,9 @@ describe('tiered alias with a bus: no instance serves a copy older than maxStale
     const first = await writer.call<LoggedOp>({ cmd: 'set', key, value: 'paused:v0' });
     await sleep(BOUND_MS);
     await paused.call({ cmd: 'get', key }); // now in its L1
+    // Paused while idle: one frozen within a millisecond of a read still holds that read's coarse
+    // clock on waking (docs/backends.md says so).
+    await sleep(5);
     paused.pause();
     // Asked before the write, so that on waking the request is the first thing it reads.
     const read = paused.call<LoggedOp>({ cmd: 'get', key });
