@@ -24,6 +24,7 @@ const ENTRY_FIELDS = new Set<string>([
   'commandTimeoutMs',
   'tiers',
   'bus',
+  'maxStaleness',
   'circuitBreaker',
 ]);
 
@@ -103,6 +104,7 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   if (bus !== undefined && typeof bus !== 'string') {
     throw new CacheConfigError(`${field('bus')} must be a redis URL, e.g. 'redis://127.0.0.1:6379'.`);
   }
+  const maxStaleness = resolveMaxStaleness(entry, field('maxStaleness'));
   return {
     alias,
     backend,
@@ -116,8 +118,26 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
     commandTimeoutMs,
     tiers,
     bus,
+    maxStaleness,
     circuitBreaker,
   };
+}
+
+/** Seconds another instance's upper-tier copy may lag a write; only a tiered alias with a bus has one. */
+function resolveMaxStaleness(entry: AnyCacheEntryOptions, field: string): number | undefined {
+  const { maxStaleness } = entry;
+  if (maxStaleness === undefined) return entry.backend === 'tiered' && entry.bus !== undefined ? 0.25 : undefined;
+  if (entry.backend !== 'tiered' || entry.bus === undefined) {
+    throw new CacheConfigError(
+      `${field} bounds how long other instances may serve an old copy, which takes an invalidation bus: add bus: 'redis://…' to this tiered entry, or remove maxStaleness.`,
+    );
+  }
+  if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0) || !Number.isFinite(maxStaleness)) {
+    throw new CacheConfigError(
+      `${field} must be a number of seconds >= 0, e.g. maxStaleness: 0.25 (0: upper tiers never answer); got ${describeValue(maxStaleness)}.`,
+    );
+  }
+  return maxStaleness;
 }
 
 function resolveCircuitBreaker(

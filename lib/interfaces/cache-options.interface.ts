@@ -122,6 +122,12 @@ export interface TieredEntryOptions extends CommonEntryOptions {
   tiers: string[];
   /** A redis URL on which writes publish invalidations to other instances. */
   bus?: string;
+  /**
+   * With a `bus` only: seconds (0.25) after another instance's acknowledged write, delete
+   * or clear of a key during which this instance may still answer from an upper-tier copy. When
+   * the bus cannot vouch for that, reads go to the lowest tier.
+   */
+  maxStaleness?: number;
   options?: Record<string, never>;
 }
 
@@ -157,6 +163,7 @@ export type AnyCacheEntryOptions = CommonEntryOptions & {
   options?: Record<string, unknown>;
   tiers?: string[];
   bus?: string;
+  maxStaleness?: number;
 };
 
 /**
@@ -179,6 +186,8 @@ export interface ResolvedCacheEntry {
   commandTimeoutMs: number;
   tiers: string[] | undefined;
   bus: string | undefined;
+  /** Seconds; set for tiered aliases with a bus only. */
+  maxStaleness: number | undefined;
   circuitBreaker: CircuitBreakerSettings | false;
 }
 
