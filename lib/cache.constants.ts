@@ -11,3 +11,6 @@ export const CACHES_CONFIG = Symbol('nestjs-caches:config');
 export function getCacheToken(alias = 'default'): string | typeof Cache {
   return alias === 'default' ? Cache : `nestjs-caches:${alias}`;
 }
+
+/** Metadata on a class: the aliases it injects with `@InjectCache`. */
+export const INJECTED_ALIASES_METADATA = 'nestjs-caches:injected-aliases';

@@ -12,7 +12,8 @@ import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
 import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
 import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
-import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
+import { aliasesInjectedBy, aliasesNamedByInjectCache } from './inject-cache.decorator.js';
+import { unknownAliasError } from './core/errors.js';
 import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import { CacheHealthIndicator } from './observability/cache.health.js';
@@ -51,7 +52,8 @@ export class CacheModule {
   }
 
   /**
-   * Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names.
+   * Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names
+   * (their tokens must exist before the factory runs).
    * The per-site cache's interceptor is always bound here, since only the factory knows whether
    * `site` is set; without it, it lets every route through untouched.
    */
@@ -79,7 +81,8 @@ export class CacheModule {
         inject: [ASYNC_CONFIG],
       },
     ];
-    return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? [], true);
+    const aliases = ['default', ...(options.aliases ?? []), ...aliasesNamedByInjectCache()];
+    return CacheModule.assemble(config, aliases, options.imports ?? [], true);
   }
 
   private static assemble(
@@ -88,19 +91,19 @@ export class CacheModule {
     imports: NonNullable<DynamicModule['imports']>,
     siteCache: boolean,
   ): DynamicModule {
-    const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
-    const aliasProviders: Provider[] = injectable.map((alias) => ({
+    const aliasProviders: Provider[] = [...new Set(aliases)].map((alias) => ({
       provide: getCacheToken(alias),
-      useFactory: (caches: Caches, container: ModulesContainer) => {
-        if (caches.has(alias) || isInjectedByThisApp(alias, container)) return caches.get(alias);
-        return null; // named by a class this app does not use
-      },
-      inject: [Caches, ModulesContainer],
+      // null: listed for forRootAsync, or named by another app's class, but not configured here
+      useFactory: (caches: Caches) => (caches.has(alias) ? caches.get(alias) : null),
+      inject: [Caches],
     }));
     const registry: Provider = {
       provide: Caches,
-      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef) => Caches.create(entries, moduleRef),
-      inject: [CACHES_CONFIG, ModuleRef],
+      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef, container: ModulesContainer) => {
+        checkInjectedAliases(entries, container); // before any store connects
+        return Caches.create(entries, moduleRef);
+      },
+      inject: [CACHES_CONFIG, ModuleRef, ModulesContainer],
     };
     return {
       module: CacheModule,
@@ -135,13 +138,15 @@ export class CacheModule {
 
 const ASYNC_CONFIG = Symbol('nestjs-caches:async-config');
 
-/** Whether a provider or controller registered in this app injects the alias. */
-function isInjectedByThisApp(alias: string, container: ModulesContainer): boolean {
-  const classes = classesInjectingAlias(alias);
+/** Every alias a provider, controller or enhancer of this app injects must be configured. */
+function checkInjectedAliases(entries: readonly ResolvedCacheEntry[], container: ModulesContainer): void {
+  const configured = new Set(entries.map((entry) => entry.alias));
   for (const module of container.values()) {
-    for (const wrapper of [...module.providers.values(), ...module.controllers.values()]) {
-      if (classes.has(wrapper.metatype as Function)) return true;
+    const wrappers = [...module.providers.values(), ...module.controllers.values(), ...module.injectables.values()];
+    for (const wrapper of wrappers) {
+      for (const alias of aliasesInjectedBy(wrapper.metatype)) {
+        if (!configured.has(alias)) throw unknownAliasError(alias, configured);
+      }
     }
   }
-  return false;
 }

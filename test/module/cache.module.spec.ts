@@ -100,6 +100,25 @@ describe('CacheModule', () => {
     ).rejects.toThrow("No cache alias 'nonexistent'; configured: default");
   });
 
+  it('keeps the aliases of two apps in one process apart: an alias only the first injects is not in the second', async () => {
+    @Injectable()
+    class UsesReports {
+      constructor(@InjectCache('reports') readonly reports: Cache) {}
+    }
+    const first = await Test.createTestingModule({
+      imports: [CacheModule.forRoot({ default: 'locmem://two-apps-a', reports: 'dummy://' })],
+      providers: [UsesReports],
+    }).compile();
+    try {
+      expect(first.get(UsesReports).reports.alias).toBe('reports');
+      await compile([CacheModule.forRoot({ default: 'locmem://two-apps-b' })]);
+      expect(moduleRef!.get(Caches).has('reports')).toBe(false);
+      expect(() => moduleRef!.get(getCacheToken('reports'), { strict: false })).toThrow(/reports/);
+    } finally {
+      await first.close();
+    }
+  });
+
   it.each([
     [{ files: { backend: 'locmem' } }, /caches\.default is required/],
     [{ default: { backend: 'mongo' } }, /caches\.default\.backend: unknown backend 'mongo'/],
