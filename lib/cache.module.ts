@@ -1,24 +1,28 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
-import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
+import {
+  ASYNC_CONFIG,
+  CACHE_HTTP_OPTIONS,
+  CACHE_INVALIDATION_OPTIONS,
+  CACHE_METRICS_OPTIONS,
+  CACHES_CONFIG,
+  EARLY_REFRESH_RANDOM,
+  getCacheToken,
+} from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
 import { FragmentCache } from './fragments/fragment-cache.js';
 import { CacheInvalidator } from './invalidation/cache-invalidator.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation/invalidation.constants.js';
 import { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
 import { resolveInvalidationOptions } from './invalidation/resolve-invalidation-options.js';
-import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
 import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
 import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
 import { aliasesInjectedBy, aliasesNamedByInjectCache } from './inject-cache.decorator.js';
 import { unknownAliasError } from './core/errors.js';
-import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import { CacheHealthIndicator } from './observability/cache.health.js';
 import { CacheMetrics } from './observability/cache-metrics.js';
-import { CACHE_METRICS_OPTIONS } from './observability/observability.constants.js';
 import { resolveMetricsOptions } from './observability/resolve-metrics-options.js';
 import type {
   CacheModuleAsyncConfig,
@@ -135,8 +139,6 @@ export class CacheModule {
     };
   }
 }
-
-const ASYNC_CONFIG = Symbol('nestjs-caches:async-config');
 
 /** Every alias a provider, controller or enhancer of this app injects must be configured. */
 function checkInjectedAliases(entries: readonly ResolvedCacheEntry[], container: ModulesContainer): void {

@@ -57,7 +57,7 @@ export { Cacheable } from './methods/cacheable.decorator.js';
 export { CacheConfig } from './methods/cache-config.decorator.js';
 export { CacheEvict } from './methods/cache-evict.decorator.js';
 export { CachePut } from './methods/cache-put.decorator.js';
-export { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+export { EARLY_REFRESH_RANDOM } from './cache.constants.js';
 export type {
   CacheableOptions,
   CacheConfigOptions,

@@ -11,7 +11,7 @@ import {
 } from './dependencies.js';
 import { bumpGenerations, setGenerationFloor } from './generations.js';
 import { relationsDeclaredOn, type InvalidationRelation } from './invalidates-also.decorator.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
+import { CACHE_INVALIDATION_OPTIONS } from '../cache.constants.js';
 import type { ResolvedInvalidationOptions } from './invalidation-options.interface.js';
 
 /** A changed row: its id, and the row objects the change knows of (as written, as it was). */

@@ -18,7 +18,7 @@ import { CacheConfigError } from '../core/errors.js';
 import { requirePeers } from '../core/optional-peers.js';
 import { CacheInvalidator, type ChangedRow } from './cache-invalidator.js';
 import type { EntityRef } from './dependencies.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
+import { CACHE_INVALIDATION_OPTIONS } from '../cache.constants.js';
 import type { ResolvedInvalidationOptions } from './invalidation-options.interface.js';
 
 /**

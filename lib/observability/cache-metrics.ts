@@ -3,7 +3,7 @@ import { Caches } from '../caches.js';
 import type { CacheStats } from '../core/cache-stats.js';
 import { requirePeers } from '../core/optional-peers.js';
 import type { CacheMetricsOptions, PrometheusRegistry } from './cache-metrics-options.interface.js';
-import { CACHE_METRICS_OPTIONS } from './observability.constants.js';
+import { CACHE_METRICS_OPTIONS } from '../cache.constants.js';
 
 /** One sample as prom-client's registry formats it. */
 interface Sample {
