@@ -1,5 +1,6 @@
 import type { CacheEntryOptions } from '../interfaces/cache-options.interface.js';
 import { CacheConfigError } from './errors.js';
+import { unknownFieldError } from './known-fields.js';
 
 const BACKEND_OF_SCHEME: Record<string, CacheEntryOptions['backend']> = {
   'locmem:': 'locmem',
@@ -52,6 +53,8 @@ function withoutQuery(url: URL): string {
   return copy.href;
 }
 
+const URL_PARAMETERS = ['timeout', 'keyPrefix', 'version', 'maxEntries', 'cullFrequency'];
+
 function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: string): void {
   const number = (name: string, text: string): number => {
     const value = Number(text);
@@ -66,9 +69,6 @@ function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: str
     else if (name === 'version') entry.version = number(name, text);
     else if (name === 'maxEntries' || name === 'cullFrequency')
       entry.options = { ...entry.options, [name]: number(name, text) };
-    else
-      throw new CacheConfigError(
-        `caches.${alias}: unknown cache URL parameter '${name}'; known: timeout, keyPrefix, version, maxEntries, cullFrequency.`,
-      );
+    else throw unknownFieldError(`caches.${alias}`, name, URL_PARAMETERS, 'a cache URL parameter');
   }
 }
