@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { CacheConfigError } from '../core/errors.js';
+import { fitKey } from '../core/keys.js';
 
 /** An entity: its class (`Recipe`), or its name for entities declared with `EntitySchema`. */
 export type EntityRef = Function | string;
@@ -60,10 +60,7 @@ export function rowKeyOf(id: unknown): string | undefined {
   } else {
     text = id instanceof Date ? id.toISOString() : String(id);
   }
-  const encoded = encodeURIComponent(text);
-  return encoded.length <= MAX_ROW_KEY_LENGTH
-    ? encoded
-    : `sha256:${createHash('sha256').update(text).digest('base64url')}`;
+  return fitKey(encodeURIComponent(text), MAX_ROW_KEY_LENGTH);
 }
 
 /** The generation keys a list of dependencies reads for one input, in order. */
