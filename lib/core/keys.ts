@@ -39,12 +39,17 @@ export function isKeyTooLong(key: string): boolean {
 
 /**
  * A key part that fits: `text` itself when it is at most `budget` bytes of UTF-8 and holds no space
- * or control character, else `sha256:` and its hash (51 characters), the same on every call.
+ * or control character, else its hash.
  */
 export function fitKey(text: string, budget: number): string {
   // A code unit is at most 3 bytes of UTF-8: short text is not measured.
   const fits = text.length * 3 <= budget || Buffer.byteLength(text, 'utf8') <= budget;
-  return fits && !hasUnsafeCharacter(text) ? text : `sha256:${createHash('sha256').update(text).digest('base64url')}`;
+  return fits && !hasUnsafeCharacter(text) ? text : hashKey(text);
+}
+
+/** `sha256:` and the hash of `text` (51 characters, safe on every backend), the same on every call. */
+export function hashKey(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('base64url')}`;
 }
 
 /** Why a made key would be refused by memcached, or `undefined` when it is safe everywhere. */

@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../core/errors.js';
-import { fitKey } from '../core/keys.js';
+import { hashKey } from '../core/keys.js';
 
 /** An entity: its class (`Recipe`), or its name for entities declared with `EntitySchema`. */
 export type EntityRef = Function | string;
@@ -60,7 +60,8 @@ export function rowKeyOf(id: unknown): string | undefined {
   } else {
     text = id instanceof Date ? id.toISOString() : String(id);
   }
-  return fitKey(encodeURIComponent(text), MAX_ROW_KEY_LENGTH);
+  const encoded = encodeURIComponent(text);
+  return encoded.length <= MAX_ROW_KEY_LENGTH ? encoded : hashKey(text);
 }
 
 /** The generation keys a list of dependencies reads for one input, in order. */

@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../core/errors.js';
-import { fitKey, isInternalKey } from '../core/keys.js';
+import { fitKey, hashKey, isInternalKey } from '../core/keys.js';
 import { hashArguments } from './argument-hash.js';
 import { compileKeyTemplate } from './key-template.js';
 import type { MethodCacheKey } from './method-cache-options.interface.js';
@@ -54,7 +54,6 @@ function compileRender(
   const budget = 240 - Buffer.byteLength(makeKey(''), 'utf8');
   return (args, suffix = '') => {
     const rendered = render(args) + suffix;
-    // A budget of -1 hashes any key: one among the library's own entries must not be stored as is.
-    return fitKey(rendered, isInternalKey(rendered) ? -1 : budget);
+    return isInternalKey(rendered) ? hashKey(rendered) : fitKey(rendered, budget);
   };
 }
