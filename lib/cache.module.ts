@@ -27,10 +27,10 @@ import { resolveMetricsOptions } from './observability/resolve-metrics-options.j
 import type {
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
+  CacheModuleOptions,
   CachesOptions,
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
-import type { CacheModuleOptions } from './interfaces/http-cache-options.interface.js';
 
 /**
  * Registers named stores, each injectable by `@InjectCache(alias)`, and all of them as `Caches`.

@@ -28,7 +28,7 @@ export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js'
 export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/cache-stats.js';
 export { CacheHealthIndicator, type CacheHealthOptions, type CacheHealthResult } from './observability/cache.health.js';
 export { CacheMetrics } from './observability/cache-metrics.js';
-export type { CacheMetricsOptions, PrometheusRegistry } from './observability/cache-metrics-options.interface.js';
+export type { CacheMetricsOptions, PrometheusRegistry } from './interfaces/cache-metrics-options.interface.js';
 export {
   CACHE_COMMAND_CHANNEL,
   CACHE_LOCK_WAIT_CHANNEL,
@@ -48,10 +48,11 @@ export type {
   CacheEntryOptions,
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
+  CacheModuleOptions,
   CachesOptions,
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
-export type { CacheModuleOptions, SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
+export type { SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
 export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';
 export { Cacheable } from './methods/cacheable.decorator.js';
 export { CacheConfig } from './methods/cache-config.decorator.js';
@@ -67,7 +68,11 @@ export type {
 } from './methods/method-cache-options.interface.js';
 export { CacheInvalidator } from './invalidation/cache-invalidator.js';
 export { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
-export { InvalidatesAlso, type InvalidationRelation } from './invalidation/invalidates-also.decorator.js';
+export { InvalidatesAlso } from './invalidation/invalidates-also.decorator.js';
 export { versionedKeyPart } from './invalidation/generations.js';
-export type { Dependency, EntityRef } from './invalidation/dependencies.js';
-export type { InvalidationOptions } from './invalidation/invalidation-options.interface.js';
+export type { Dependency } from './invalidation/dependencies.js';
+export type {
+  EntityRef,
+  InvalidationOptions,
+  InvalidationRelation,
+} from './interfaces/invalidation-options.interface.js';

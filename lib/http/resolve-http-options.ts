@@ -1,7 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkKnownFields } from '../core/known-fields.js';
-import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
+import type { CacheModuleOptions } from '../interfaces/cache-options.interface.js';
 
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
 // `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions.

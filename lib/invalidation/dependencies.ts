@@ -1,8 +1,6 @@
 import { CacheConfigError } from '../core/errors.js';
 import { hashKey } from '../core/keys.js';
-
-/** An entity: its class (`Recipe`), or its name for entities declared with `EntitySchema`. */
-export type EntityRef = Function | string;
+import type { EntityRef } from '../interfaces/invalidation-options.interface.js';
 
 /**
  * What a cached value was computed from: a whole entity (`Recipe`: any change to any recipe makes

@@ -1,7 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkKnownFields } from '../core/known-fields.js';
-import type { InvalidationOptions, ResolvedInvalidationOptions } from './invalidation-options.interface.js';
+import type { InvalidationOptions, ResolvedInvalidationOptions } from '../interfaces/invalidation-options.interface.js';
 
 const FIELDS = ['dataSources', 'caches', 'relations', 'generationTimeout'];
 const RELATION_FIELDS = ['from', 'to', 'id'];

@@ -1,7 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkKnownFields } from '../core/known-fields.js';
-import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
+import type { CacheMetricsOptions } from '../interfaces/cache-metrics-options.interface.js';
 
 const FIELDS = ['prometheus', 'registry', 'prefix'];
 
