@@ -14,6 +14,7 @@ export {
   type CachePageOptions,
 } from './http/http-cache.decorators.js';
 export { CachePageInterceptor } from './http/cache-page.interceptor.js';
+export type { PageCache } from './http/page-cache.js';
 export type { CacheControlDirectives } from './http/response-headers.js';
 export {
   addNeverCacheHeaders,
@@ -41,8 +42,15 @@ export { parseCacheUrl } from './core/cache-url.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';
 export type { TimeoutSeconds, TtlMs } from './core/timeouts.js';
-export { MISS, type Awaitable, type CacheBackend, type Miss } from './interfaces/cache-backend.interface.js';
+export {
+  MISS,
+  type Awaitable,
+  type CacheBackend,
+  type Miss,
+  type ValueWithTtl,
+} from './interfaces/cache-backend.interface.js';
 export type {
+  BackendContext,
   BuiltInBackendName,
   CacheBackendClass,
   CacheEntryOptions,
@@ -67,7 +75,6 @@ export type {
   MethodCacheKey,
 } from './methods/method-cache-options.interface.js';
 export { CacheInvalidator } from './invalidation/cache-invalidator.js';
-export { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
 export { InvalidatesAlso } from './invalidation/invalidates-also.decorator.js';
 export { versionedKeyPart } from './invalidation/generations.js';
 export type { Dependency } from './invalidation/dependencies.js';
