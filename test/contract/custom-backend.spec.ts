@@ -1,25 +1,34 @@
-import { deserialize, serialize } from 'node:v8';
+// The backend of CONTRIBUTING.md, as written there: a custom backend passes the exported contract.
+import { serialize, deserialize } from 'node:v8';
 import { describeCacheBackendContract } from '../../lib/testing/index.js';
-import { CacheValueError, MISS, type CacheBackend, type Miss, type ResolvedCacheEntry } from '../../lib/index.js';
+import {
+  CacheConfigError,
+  CacheValueError,
+  MISS,
+  type BackendContext,
+  type CacheBackend,
+  type Miss,
+  type ResolvedCacheEntry,
+} from '../../lib/index.js';
 
 interface Stored {
   bytes: Buffer;
   expiresAt: number;
 }
 
-/**
- * What a custom backend author writes: the primitives over a store, here a Map per location, so
- * that aliases of one location share their data as the contract expects. Values are stored as
- * bytes, so that callers mutating them later never change what is stored.
- */
-class MapBackend implements CacheBackend {
-  private static readonly stores = new Map<string, Map<string, Stored>>();
+// Stores of one location share their data, as Django's locmem caches do.
+const locations = new Map<string, Map<string, Stored>>();
+
+export class MapBackend implements CacheBackend {
   private readonly data: Map<string, Stored>;
 
-  constructor(entry: ResolvedCacheEntry) {
-    const location = String(entry.location);
-    let data = MapBackend.stores.get(location);
-    if (data === undefined) MapBackend.stores.set(location, (data = new Map()));
+  // The entry is the alias's resolved settings; the context resolves providers (a DataSource…).
+  constructor(entry: ResolvedCacheEntry, _context: BackendContext) {
+    if (typeof entry.location !== 'string') {
+      throw new CacheConfigError(`caches.${entry.alias}.location: give the map a name, e.g. location: 'main'.`);
+    }
+    let data = locations.get(entry.location);
+    if (data === undefined) locations.set(entry.location, (data = new Map()));
     this.data = data;
   }
 
@@ -29,7 +38,7 @@ class MapBackend implements CacheBackend {
   }
 
   set(key: string, value: unknown, ttlMs: number | null): void {
-    this.data.set(key, { bytes: encode(value, key), expiresAt: ttlMs === null ? Infinity : Date.now() + ttlMs });
+    this.data.set(key, { bytes: encode(value, key), expiresAt: expiry(ttlMs) });
   }
 
   add(key: string, value: unknown, ttlMs: number | null): boolean {
@@ -38,28 +47,27 @@ class MapBackend implements CacheBackend {
     return true;
   }
 
-  // Written here, not left to the generic fallback: all or none of the entries are stored.
-  setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | null): string[] {
-    const encoded = entries.map(([key, value]) => [key, encode(value, key)] as const);
-    const expiresAt = ttlMs === null ? Infinity : Date.now() + ttlMs;
-    for (const [key, bytes] of encoded) this.data.set(key, { bytes, expiresAt });
-    return [];
-  }
-
-  // Written here, not left to the generic fallback, so that the key keeps its expiry.
+  // Optional, but the fallback (get, then set with the alias default) does not keep the expiry.
   incr(key: string, delta: number): number | Miss {
     const found = this.live(key);
     if (found === undefined) return MISS;
     const current: unknown = deserialize(found.bytes);
     if (typeof current !== 'number') throw new CacheValueError(`Cannot increment key '${key}': not a number.`);
     const next = current + delta;
-    if (Math.abs(next) > Number.MAX_SAFE_INTEGER) {
+    if (!Number.isSafeInteger(next)) {
       throw new CacheValueError(
         `Cannot increment key '${key}': the result is outside ±Number.MAX_SAFE_INTEGER; the stored value is unchanged.`,
       );
     }
     found.bytes = serialize(next);
     return next;
+  }
+
+  // Optional, but the fallback stores the entries one by one: this one stores all or none.
+  setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: number | null): string[] {
+    const encoded = entries.map(([key, value]) => [key, encode(value, key)] as const);
+    for (const [key, bytes] of encoded) this.data.set(key, { bytes, expiresAt: expiry(ttlMs) });
+    return [];
   }
 
   delete(key: string): boolean {
@@ -70,9 +78,8 @@ class MapBackend implements CacheBackend {
 
   touch(key: string, ttlMs: number | null): boolean {
     const found = this.live(key);
-    if (found === undefined) return false;
-    found.expiresAt = ttlMs === null ? Infinity : Date.now() + ttlMs;
-    return true;
+    if (found !== undefined) found.expiresAt = expiry(ttlMs);
+    return found !== undefined;
   }
 
   clear(): void {
@@ -83,6 +90,10 @@ class MapBackend implements CacheBackend {
     const found = this.data.get(key);
     return found !== undefined && found.expiresAt > Date.now() ? found : undefined;
   }
+}
+
+function expiry(ttlMs: number | null): number {
+  return ttlMs === null ? Infinity : Date.now() + ttlMs;
 }
 
 function encode(value: unknown, key: string): Buffer {
