@@ -3,7 +3,11 @@ import type { ModuleRef } from '@nestjs/core';
 import { createBackend } from './backends/create-backend.js';
 import { Cache } from './core/cache.js';
 import { withCircuitBreaker } from './core/circuit-breaker.js';
-import { CacheConfigError } from './core/errors.js';
+import { CacheBackendError, CacheConfigError } from './core/errors.js';
+import { CacheInstrumentation } from './core/instrumentation.js';
+import { Flights } from './core/flights.js';
+import { backendLeaseStore, lockKeyMaker } from './stampede/lease-store.js';
+import { StampedeGuard } from './stampede/stampede-guard.js';
 import type { CacheBackend } from './interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from './interfaces/cache-options.interface.js';
 
@@ -19,6 +23,27 @@ function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend
   const timeoutMs = OWN_COMMAND_TIMEOUT.has(entry.backend as string) ? undefined : entry.commandTimeoutMs;
   if (entry.circuitBreaker === false && timeoutMs === undefined) return backend;
   return withCircuitBreaker(backend, entry.alias, entry.circuitBreaker, timeoutMs);
+}
+
+/** One alias's `Cache`, with its instrumentation and its `getOrSet` strategy (the stampede guard). */
+function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend): Cache {
+  const instrumentation = new CacheInstrumentation(entry.alias, !IN_PROCESS.has(entry.backend as string));
+  const leases = backendLeaseStore(
+    backend,
+    lockKeyMaker(entry),
+    (error, key) => {
+      const failure = instrumentation.failure(error, 'lock', key);
+      if (!(failure instanceof CacheBackendError && entry.ignoreErrors)) throw failure;
+    },
+    // Counted and logged (once per burst), never thrown, whatever `ignoreErrors` says: the value
+    // is computed and stored, and the lease's TTL frees the lock key anyway.
+    (error, key) => void instrumentation.failure(error, 'unlock', key),
+  );
+  const computing = new Flights();
+  return new Cache(entry, backend, {
+    instrumentation,
+    getOrSet: (store) => new StampedeGuard(store, leases, computing, instrumentation),
+  });
 }
 
 /**
@@ -53,12 +78,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
     for (const entry of ordered) backends.set(entry.alias, guarded(entry, await createBackend(entry, context)));
     await Promise.all([...backends.values()].map((backend) => backend.connected?.()));
-    const byAlias = new Map(
-      entries.map((entry) => [
-        entry.alias,
-        new Cache({ ...entry, measureLatency: !IN_PROCESS.has(entry.backend as string) }, backends.get(entry.alias)!),
-      ]),
-    );
+    const byAlias = new Map(entries.map((entry) => [entry.alias, buildCache(entry, backends.get(entry.alias)!)]));
     return new Caches(byAlias, [...backends.values()]);
   }
 

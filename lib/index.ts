@@ -37,7 +37,7 @@ export {
   type CacheCommandEvent,
   type CacheLockWaitEvent,
   type CacheStaleEvent,
-} from './observability/cache-diagnostics.js';
+} from './core/cache-diagnostics.js';
 export { parseCacheUrl } from './core/cache-url.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';
@@ -54,11 +54,24 @@ export type {
   BuiltInBackendName,
   CacheBackendClass,
   CacheEntryOptions,
+  CacheLocation,
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
   CacheModuleOptions,
   CachesOptions,
+  CommonEntryOptions,
+  CullingOptions,
+  CustomEntryOptions,
+  DatabaseEntryOptions,
+  DummyEntryOptions,
+  FileSystemEntryOptions,
+  LocMemEntryOptions,
+  MemcachedEntryOptions,
+  RedisClusterLocation,
+  RedisEntryOptions,
+  RedisSentinelLocation,
   ResolvedCacheEntry,
+  TieredEntryOptions,
 } from './interfaces/cache-options.interface.js';
 export type { SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
 export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';

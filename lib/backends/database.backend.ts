@@ -1,6 +1,6 @@
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource, EntityManager, QueryResult } from 'typeorm';
-import { addDelta } from '../core/cache.js';
+import { addDelta } from '../core/values.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';

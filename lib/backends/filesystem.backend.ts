@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { link, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addDelta } from '../core/cache.js';
+import { addDelta } from '../core/values.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';

@@ -1,4 +1,4 @@
-import { addDelta } from '../core/cache.js';
+import { addDelta } from '../core/values.js';
 import { coarseNow } from '../core/coarse-clock.js';
 import { readSnapshot, takeSnapshot, type Snapshot } from '../core/snapshot.js';
 import type { TtlMs } from '../core/timeouts.js';

@@ -1,6 +1,6 @@
 import memjs from 'memjs';
 import type { Socket } from 'node:net';
-import { unsafeCountError } from '../core/cache.js';
+import { unsafeCountError } from '../core/values.js';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';

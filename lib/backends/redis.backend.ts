@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
-import { unsafeCountError } from '../core/cache.js';
+import { unsafeCountError } from '../core/values.js';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { clearPatternOf } from '../core/keys.js';

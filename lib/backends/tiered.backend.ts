@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient } from 'ioredis';
-import { addDelta } from '../core/cache.js';
+import { addDelta } from '../core/values.js';
 import { CacheConfigError } from '../core/errors.js';
 import { clearPatternOf, type KeyFunction } from '../core/keys.js';
 import { requirePeers } from '../core/optional-peers.js';
@@ -46,7 +46,7 @@ export async function createTieredBackend(entry: ResolvedCacheEntry, context: Ba
   const backends = tiers.map((alias) => context.backendOf(alias) as CacheBackend);
   let bus: InvalidationBus | undefined;
   if (entry.bus !== undefined) {
-    if (typeof entry.bus !== 'string' || !/^rediss?:\/\//.test(entry.bus)) {
+    if (typeof entry.bus !== 'string' || !/^rediss?:\/\//.test(entry.bus) || !URL.canParse(entry.bus)) {
       throw new CacheConfigError(
         `caches.${entry.alias}.bus: the invalidation bus is a redis URL, e.g. 'redis://127.0.0.1:6379'.`,
       );
@@ -60,7 +60,7 @@ export async function createTieredBackend(entry: ResolvedCacheEntry, context: Ba
         enableOfflineQueue: false,
         retryStrategy: (times) => Math.min(times * 100, 2000),
       });
-    bus = new InvalidationBus(entry.alias, connect(), connect(), entry.commandTimeoutMs);
+    bus = new InvalidationBus(entry.alias, withoutPassword(entry.bus), connect(), connect(), entry.commandTimeoutMs);
   }
   return new TieredBackend(backends, {
     defaultTtlMs: toTtlMs(undefined, entry.timeout),
@@ -101,6 +101,11 @@ export class TieredBackend implements CacheBackend {
     this.upper = tiers.slice(0, -1);
     this.lowest = tiers[tiers.length - 1]!;
     settings.bus?.onInvalidate((keys) => this.dropUpper(keys));
+  }
+
+  /** A key one tier cannot store (memcached) is refused before any tier is written. */
+  get rejectsUnsafeKeys(): boolean {
+    return this.tiers.some((tier) => tier.rejectsUnsafeKeys === true);
   }
 
   async connected(): Promise<void> {
@@ -336,7 +341,9 @@ export class InvalidationBus {
   private lastErrorLoggedAt = -Infinity;
 
   constructor(
-    alias: string,
+    private readonly alias: string,
+    /** The bus URL as logs may show it (no password). */
+    private readonly url: string,
     private readonly publisher: RedisClient,
     private readonly subscriber: RedisClient,
     private readonly commandTimeoutMs: number,
@@ -417,8 +424,20 @@ export class InvalidationBus {
     const now = Date.now();
     if (now - this.lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
     this.lastErrorLoggedAt = now;
-    this.logger.warn(`Invalidation bus error (reported once per ${ERROR_LOG_INTERVAL_MS / 1000} s): ${error.message}`);
+    // Said in full because other instances keep serving their upper-tier copies after our writes
+    // until the bus is back; the URL shows which server to look at.
+    this.logger.warn(
+      `caches.${this.alias}.bus ${this.url}: invalidation bus error (reported once per ${ERROR_LOG_INTERVAL_MS / 1000} s; ` +
+        `until it is back, other instances do not hear of this alias's writes): ${error.message}`,
+    );
   }
+}
+
+/** A redis URL without its password, for logs. */
+function withoutPassword(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password !== '') parsed.password = '***';
+  return parsed.href;
 }
 
 async function quit(client: RedisClient, timeoutMs: number): Promise<void> {

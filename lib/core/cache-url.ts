@@ -1,8 +1,12 @@
-import type { CacheEntryOptions } from '../interfaces/cache-options.interface.js';
+import type {
+  AnyCacheEntryOptions,
+  BuiltInBackendName,
+  CacheEntryOptions,
+} from '../interfaces/cache-options.interface.js';
 import { CacheConfigError } from './errors.js';
 import { unknownFieldError } from './known-fields.js';
 
-const BACKEND_OF_SCHEME: Record<string, CacheEntryOptions['backend']> = {
+const BACKEND_OF_SCHEME: Record<string, BuiltInBackendName> = {
   'locmem:': 'locmem',
   'file:': 'filesystem',
   'dummy:': 'dummy',
@@ -36,14 +40,15 @@ export function parseCacheUrl(url: string, alias = 'default'): CacheEntryOptions
       `caches.${alias}: unknown cache URL scheme '${parsed.protocol}' in '${url}'; known: ${Object.keys(BACKEND_OF_SCHEME).join(' ')}.`,
     );
   }
-  const entry: CacheEntryOptions = { backend };
+  const entry: AnyCacheEntryOptions = { backend };
   if (backend === 'filesystem') entry.location = decodeURIComponent(parsed.pathname);
   if (backend === 'locmem') entry.location = decodeURIComponent(parsed.host + parsed.pathname.replace(/^\/$/, ''));
   if (backend === 'database') entry.location = decodeURIComponent(parsed.host);
   if (backend === 'memcached') entry.location = servers;
   applyQuery(entry, parsed.searchParams, alias);
   if (backend === 'redis') entry.location = withoutQuery(parsed);
-  return entry;
+  // Each scheme sets the fields its backend needs; what is missing (a file:// without a path) fails at boot.
+  return entry as CacheEntryOptions;
 }
 
 /** The redis URL as ioredis takes it: our settings removed from the query. */
@@ -55,7 +60,7 @@ function withoutQuery(url: URL): string {
 
 const URL_PARAMETERS = ['timeout', 'keyPrefix', 'version', 'maxEntries', 'cullFrequency'];
 
-function applyQuery(entry: CacheEntryOptions, query: URLSearchParams, alias: string): void {
+function applyQuery(entry: AnyCacheEntryOptions, query: URLSearchParams, alias: string): void {
   const number = (name: string, text: string): number => {
     const value = Number(text);
     if (text.trim() === '' || Number.isNaN(value)) {

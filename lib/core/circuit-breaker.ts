@@ -1,5 +1,6 @@
 import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
 import { CallDeadlines } from './call-deadlines.js';
+import { methodNames } from './complete-backend.js';
 import { CacheError, CacheBackendError } from './errors.js';
 
 /** When a backend's circuit opens, and for how long. */
@@ -91,21 +92,4 @@ export function withCircuitBreaker(
     wrapper[name] = GUARDED.has(name) ? guard(method) : method.bind(backend);
   }
   return wrapper as unknown as CacheBackend;
-}
-
-/** The methods of an object, its own and its classes', but Object's. */
-function methodNames(object: object): Set<string> {
-  const names = new Set<string>();
-  for (
-    let level: object | null = object;
-    level !== null && level !== Object.prototype;
-    level = Object.getPrototypeOf(level)
-  ) {
-    for (const name of Object.getOwnPropertyNames(level)) {
-      if (name === 'constructor') continue;
-      const descriptor = Object.getOwnPropertyDescriptor(level, name);
-      if (typeof descriptor?.value === 'function') names.add(name);
-    }
-  }
-  return names;
 }

@@ -1,5 +1,10 @@
 import { describeValue } from './describe-value.js';
-import type { CacheEntryOptions, CachesOptions, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import type {
+  AnyCacheEntryOptions,
+  CacheEntryOptions,
+  CachesOptions,
+  ResolvedCacheEntry,
+} from '../interfaces/cache-options.interface.js';
 import { parseCacheUrl } from './cache-url.js';
 import { DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerSettings } from './circuit-breaker.js';
 import { checkKnownFields } from './known-fields.js';
@@ -39,7 +44,8 @@ export function resolveCaches(caches: CachesOptions): ResolvedCacheEntry[] {
 }
 
 function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedCacheEntry {
-  const entry = typeof raw === 'string' ? parseCacheUrl(raw, alias) : raw;
+  // Read loosely: JavaScript apps and untyped factories may pass any shape, checked field by field.
+  const entry: AnyCacheEntryOptions = typeof raw === 'string' ? parseCacheUrl(raw, alias) : raw;
   const field = (name: string) => `caches.${alias}.${name}`;
   if (entry === null || typeof entry !== 'object') {
     throw new CacheConfigError(

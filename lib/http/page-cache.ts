@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, VersioningType, type OnModuleInit, type Ver
 import { HOST_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
+import { Flights } from '../core/flights.js';
 import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Dependency } from '../invalidation/dependencies.js';
@@ -93,7 +94,8 @@ export class PageCache implements OnModuleInit {
   /** Each controller's part of its pages' keys, once handlers may share URLs: names and routing, made unique. */
   private readonly controllerScopes = new Map<object, string>();
   /** Misses being computed, by URL and method; each entry goes when its response is over. */
-  private readonly computing = new Map<string, Promise<void>>();
+  /** Misses being computed now, by page: later requests wait for them rather than run the handler. */
+  private readonly computing = new Flights();
 
   constructor(
     readonly caches: Caches,
@@ -369,16 +371,13 @@ export class PageCache implements OnModuleInit {
   }
 
   /** The miss of this URL being computed now, if any. */
-  computingNow(flight: string): Promise<void> | undefined {
-    return this.computing.get(flight);
+  computingNow(flight: string): Promise<unknown> | undefined {
+    return this.computing.runningNow(flight);
   }
 
   /** Records a miss being computed until `done` settles. */
   startComputing(flight: string, done: Promise<void>): void {
-    this.computing.set(flight, done);
-    void done.finally(() => {
-      if (this.computing.get(flight) === done) this.computing.delete(flight);
-    });
+    void this.computing.run(flight, () => done);
   }
 }
 

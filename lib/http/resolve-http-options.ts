@@ -12,6 +12,11 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Checks `forRoot`'s second argument, naming the field and the fix. */
 export function resolveHttpOptions(options: CacheModuleOptions | undefined): CacheModuleOptions {
   const given = options ?? {};
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new CacheConfigError(
+      `CacheModule options must be an object such as { site: { cache: 'default' } }; got ${describeValue(given)}.`,
+    );
+  }
   checkKnownFields(given, OPTION_FIELDS, 'CacheModule options');
   const { site, statusHeader } = given;
   if (statusHeader !== undefined && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) {
@@ -28,7 +33,7 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
     );
   }
   if (site !== undefined) {
-    if (site === null || typeof site !== 'object') {
+    if (site === null || typeof site !== 'object' || Array.isArray(site)) {
       throw new CacheConfigError(
         `site must be an object such as { cache: 'default', timeout: 600 }; got ${describeValue(site)}.`,
       );

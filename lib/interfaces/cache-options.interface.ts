@@ -21,18 +21,8 @@ export interface BackendContext {
   backendOf(alias: string): CacheBackend;
 }
 
-/**
- * One alias of `CacheModule.forRoot`, with Django's settings in camelCase.
- *
- * @example { backend: 'locmem', location: 'unique-snowflake', timeout: 300, options: { maxEntries: 300 } }
- */
-export interface CacheEntryOptions {
-  backend: BuiltInBackendName | CacheBackendClass;
-  /**
-   * Where the data lives: a locmem name, a directory, a table, a redis URL, memcached servers,
-   * or `{ cluster: ['h1:6379', ...] }` / `{ sentinels: [...], name }` for redis.
-   */
-  location?: CacheLocation;
+/** The settings every alias takes, whatever its backend, with Django's settings in camelCase. */
+export interface CommonEntryOptions {
   /** Default timeout in seconds (300); `null` never expires, `0` keeps nothing. */
   timeout?: TimeoutSeconds;
   keyPrefix?: string;
@@ -40,8 +30,6 @@ export interface CacheEntryOptions {
   version?: number;
   /** Makes the stored key; default `${keyPrefix}:${version}:${key}`. */
   keyFunction?: KeyFunction;
-  /** Backend-specific: `maxEntries` (300) and `cullFrequency` (3) for locmem and filesystem. */
-  options?: Record<string, unknown>;
   /** Backend failures count as misses (reads) or pass silently (writes) instead of throwing. */
   ignoreErrors?: boolean;
   /**
@@ -49,10 +37,6 @@ export interface CacheEntryOptions {
    * clients, enforced around every call for the database, filesystem and custom backends.
    */
   commandTimeoutMs?: number;
-  /** `tiered` only: the aliases to chain, fastest first, e.g. `['default', 'redis']`. */
-  tiers?: string[];
-  /** `tiered` only: a redis URL on which writes publish invalidations to other instances. */
-  bus?: string;
   /**
    * After `failures` failed calls in a row (5), calls fail at once for `breakSeconds` (2) instead
    * of each waiting for the command timeout; `false` turns it off. Not used by locmem, dummy and
@@ -61,7 +45,121 @@ export interface CacheEntryOptions {
   circuitBreaker?: Partial<CircuitBreakerSettings> | false;
 }
 
+/** Django's culling: at `maxEntries` (300) entries, a set first removes 1/`cullFrequency` (3) of them; `0` empties. */
+export type CullingOptions = {
+  maxEntries?: number;
+  cullFrequency?: number;
+};
+
+/** @example { backend: 'locmem', location: 'unique-snowflake', options: { maxEntries: 300 } } */
+export interface LocMemEntryOptions extends CommonEntryOptions {
+  backend: 'locmem';
+  /** The store's name: aliases with the same name share one store. */
+  location?: string;
+  options?: CullingOptions;
+}
+
+/** @example { backend: 'filesystem', location: '/var/tmp/nest_cache' } */
+export interface FileSystemEntryOptions extends CommonEntryOptions {
+  backend: 'filesystem';
+  /** The directory, created when missing. */
+  location: string;
+  options?: CullingOptions;
+}
+
+/** @example { backend: 'dummy' } */
+export interface DummyEntryOptions extends CommonEntryOptions {
+  backend: 'dummy';
+  location?: string;
+  options?: Record<string, never>;
+}
+
+/** @example { backend: 'database', location: 'my_cache_table', options: { dataSource: 'cache', createTable: true } } */
+export interface DatabaseEntryOptions extends CommonEntryOptions {
+  backend: 'database';
+  /** The table. */
+  location: string;
+  options?: CullingOptions & {
+    /** The name of a `TypeOrmModule.forRoot({ name })` connection; the default one when absent. */
+    dataSource?: string;
+    /** Creates the table and its index at boot when missing (false: `nestjs-caches createcachetable`). */
+    createTable?: boolean;
+  };
+}
+
+/** @example { backend: 'memcached', location: ['10.0.0.1:11211', '10.0.0.2:11211'] } */
+export interface MemcachedEntryOptions extends CommonEntryOptions {
+  backend: 'memcached';
+  /** One `'host:port'` or a list of them. */
+  location: string | string[];
+  options?: {
+    /** Extra attempts after a failure (1). */
+    retries?: number;
+    /** memjs moves the keys of a failed server to the next one (false). */
+    failover?: boolean;
+    keepAlive?: boolean;
+  };
+}
+
+/** @example { backend: 'redis', location: 'redis://127.0.0.1:6379/1' } */
+export interface RedisEntryOptions extends CommonEntryOptions {
+  backend: 'redis';
+  /** A redis URL, `{ cluster: ['h1:6379', ...] }` or `{ sentinels: [{ host, port }], name }`. */
+  location: string | RedisClusterLocation | RedisSentinelLocation;
+  options?: {
+    /** `clear()` empties the whole database (FLUSHDB) rather than this alias's keys (false). */
+    clearAll?: boolean;
+    /** Passed to ioredis, e.g. `{ password: 'secret' }` (typed loosely: ioredis is an optional peer). */
+    redisOptions?: Record<string, unknown>;
+  };
+}
+
+export type RedisClusterLocation = { cluster: Array<string | { host: string; port: number }> };
+export type RedisSentinelLocation = { sentinels: Array<{ host: string; port: number }>; name: string };
+
+/** @example { backend: 'tiered', tiers: ['default', 'redis'], bus: 'redis://127.0.0.1:6379' } */
+export interface TieredEntryOptions extends CommonEntryOptions {
+  backend: 'tiered';
+  /** The aliases to chain, fastest first, e.g. `['default', 'redis']`. */
+  tiers: string[];
+  /** A redis URL on which writes publish invalidations to other instances. */
+  bus?: string;
+  options?: Record<string, never>;
+}
+
+/** An alias whose backend is your class; it reads `location` and `options` as it likes. */
+export interface CustomEntryOptions extends CommonEntryOptions {
+  backend: CacheBackendClass;
+  location?: CacheLocation;
+  options?: Record<string, unknown>;
+}
+
+/**
+ * One alias of `CacheModule.forRoot`, typed by its `backend`: a setting or option that backend
+ * does not take, or a required one left out, fails to compile.
+ *
+ * @example { backend: 'locmem', location: 'unique-snowflake', timeout: 300, options: { maxEntries: 300 } }
+ */
+export type CacheEntryOptions =
+  | LocMemEntryOptions
+  | FileSystemEntryOptions
+  | DummyEntryOptions
+  | DatabaseEntryOptions
+  | MemcachedEntryOptions
+  | RedisEntryOptions
+  | TieredEntryOptions
+  | CustomEntryOptions;
+
 export type CacheLocation = string | string[] | Record<string, unknown>;
+
+/** Every field some backend takes, as validation reads an entry before it knows the backend. */
+export type AnyCacheEntryOptions = CommonEntryOptions & {
+  backend: BuiltInBackendName | CacheBackendClass;
+  location?: CacheLocation;
+  options?: Record<string, unknown>;
+  tiers?: string[];
+  bus?: string;
+};
 
 /**
  * The aliases and their entries, as Django's `CACHES`; an entry may also be a cache URL

@@ -3,7 +3,7 @@ import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
 import { isKeyTooLong } from '../core/keys.js';
-import { SingleFlight } from '../core/single-flight.js';
+import { Flights } from '../core/flights.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
@@ -17,7 +17,6 @@ import type {
   CachePutOptions,
   MethodCacheOperation,
 } from './method-cache-options.interface.js';
-import { OutageRuns } from './outage-runs.js';
 import type { MethodWrapper } from './trampoline.js';
 
 /** What a wrapper needs besides the operations: where it runs and with what. */
@@ -161,10 +160,10 @@ interface Lookup {
 }
 
 /**
- * The lookups of one `@Cacheable` method. Its runs go through a single flight of its own, by key,
- * around the whole `getOrSet`, and through `OutageRuns` when a read fails: while the store is
- * down, `getOrSet` shares nothing (its read fails before it joins a computation, its write fails
- * after), and without these every caller of a cold key would run the method during an outage.
+ * The lookups of one `@Cacheable` method. Its runs go through flights of its own, by key, around
+ * the whole `getOrSet`, and through their outage runs when a read fails: while the store is down,
+ * `getOrSet` shares nothing (its read fails before it joins a computation, its write fails after),
+ * and without these every caller of a cold key would run the method during an outage.
  */
 function cachedLookup(
   { options, cache, timeout }: Resolved<CacheableOptions>,
@@ -174,8 +173,7 @@ function cachedLookup(
   const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
   // Without options, the plain getOrSet (its fastest path) is used.
   const needsOptions = unless !== undefined || needsStampedeGuard(base);
-  const flights = new SingleFlight();
-  const outage = new OutageRuns();
+  const flights = new Flights();
   const computeAndStore = (key: string, args: unknown[]) =>
     flights.run(key, async () => {
       const run = { started: false, done: false, result: undefined as unknown };
@@ -199,18 +197,18 @@ function cachedLookup(
         return run.done ? run.result : original.apply(instance, args);
       }
     });
-  const readStarted = () => outage.readStarted();
+  const readStarted = () => flights.readStarted();
   const bypass = (key: string, args: unknown[], readNumber: number) =>
     // A computation of the key that runs already (its read succeeded) is joined.
-    flights.has(key)
+    flights.runningNow(key) !== undefined
       ? computeAndStore(key, args)
-      : outage.run(key, readNumber, async () => original.apply(instance, args));
-  const answered = (key: string) => outage.answered(key);
+      : flights.runAfterFailedRead(key, readNumber, async () => original.apply(instance, args));
+  const answered = (key: string) => flights.answered(key);
   if (needsOptions) return { read: computeAndStore, readStarted, bypass, answered };
   // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
   // getOrSet, which joins or starts the one computation of the key in this process.
   const read = async (key: string, args: unknown[]) => {
-    const readNumber = outage.readStarted();
+    const readNumber = flights.readStarted();
     let cached: unknown;
     try {
       cached = await cache.get(key, MISS);
@@ -219,7 +217,7 @@ function cachedLookup(
       // Not through getOrSet: it would read the failing store again, and pay its timeout twice.
       return bypass(key, args, readNumber);
     }
-    outage.answered(key);
+    flights.answered(key);
     return cached !== MISS ? cached : computeAndStore(key, args);
   };
   return { read, readStarted, bypass, answered };

@@ -1,7 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Cache, ValueOrFactory } from '../core/cache.js';
-import type { SingleFlight } from '../core/single-flight.js';
+import {
+  PlainGetOrSet,
+  valueOf,
+  type GetOrSetStore,
+  type GetOrSetStrategy,
+  type ValueOrFactory,
+} from '../core/get-or-set.js';
+import { RateLimitedLog } from '../core/rate-limited-log.js';
+import type { Flights } from '../core/flights.js';
 import { toTtlMs, type TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
@@ -19,7 +26,12 @@ const MAX_BACKOFF_MS = 30_000;
 // Bounds on the bookkeeping: a flood of distinct keys must not grow memory without limit.
 const MAX_BACKGROUND_REFRESHES = 1000;
 const MAX_TRACKED_FAILURES = 1000;
-const FAILURE_LOG_INTERVAL_MS = 10_000;
+
+/** Where the guard reports what it did (the alias's counters and diagnostics channels). */
+export interface StampedeEvents {
+  recordStaleServe(key: string, source: 'getOrSet'): void;
+  recordLockWait(key: string, waitedMs: number): void;
+}
 
 /** What the options of one call mean in milliseconds. */
 interface Plan<T> {
@@ -48,27 +60,28 @@ export function needsStampedeGuard(options: GetOrSetOptions<never>): boolean {
 /**
  * `getOrSet` with the layers of `GetOrSetOptions` on top of the in-process single flight: a
  * cross-process lease, logical expiry with stale-while-revalidate and grace, and XFetch early
- * refresh. One per `Cache`, created on first use.
+ * refresh. Calls whose options ask for none of them take the plain strategy. One per store.
  */
-export class StampedeGuard {
+export class StampedeGuard implements GetOrSetStrategy {
   /** Keys whose last refresh failed: not retried before `retryAt`. */
   private readonly failures = new Map<string, { count: number; retryAt: number }>();
-  private readonly logger: Logger;
-  private lastFailureLoggedAt = -Infinity;
-  private failuresSinceLog = 0;
+  private readonly failureLog: RateLimitedLog;
+  private readonly plain: PlainGetOrSet;
   /** Background refreshes running now: bounded on their own, whatever else computes. */
   private refreshing = 0;
 
   constructor(
-    private readonly cache: Cache,
+    private readonly cache: GetOrSetStore,
     private readonly leases: LeaseStore,
     /**
-     * The cache's computations running in this process, by made key: foreground, background and
+     * The store's computations running in this process, by made key: foreground, background and
      * plain `getOrSet` calls of one key share one run.
      */
-    private readonly computing: SingleFlight,
+    private readonly computing: Flights,
+    private readonly events: StampedeEvents,
   ) {
-    this.logger = new Logger(`Cache:${cache.alias}`);
+    this.failureLog = new RateLimitedLog(new Logger(`Cache:${cache.alias}`), 'failed refreshes');
+    this.plain = new PlainGetOrSet(cache, computing);
   }
 
   async getOrSet<T>(
@@ -76,8 +89,11 @@ export class StampedeGuard {
     factory: ValueOrFactory<T>,
     timeout: TimeoutSeconds | undefined,
     version: number | undefined,
-    options: GetOrSetOptions<T>,
+    options: GetOrSetOptions<T> | undefined,
   ): Promise<T> {
+    if (options === undefined || !needsStampedeGuard(options)) {
+      return this.plain.getOrSet(key, factory, timeout, version, options);
+    }
     const plan = this.plan(key, factory, timeout, version, options);
     const stored = await this.cache.get<unknown>(key, MISS, version);
     if (stored === MISS) return this.computeOnce(plan, undefined);
@@ -97,12 +113,12 @@ export class StampedeGuard {
     const staleFor = now - envelope.freshUntil!;
     if (staleFor < plan.staleMs) {
       this.refreshInBackground(plan, envelope);
-      this.cache.recordStaleServe(key, 'getOrSet');
+      this.events.recordStaleServe(key, 'getOrSet');
       return envelope.value;
     }
     const made = this.cache.makeKey(key, version);
     if (this.backingOff(made, now)) {
-      this.cache.recordStaleServe(key, 'getOrSet');
+      this.events.recordStaleServe(key, 'getOrSet');
       return envelope.value;
     }
     try {
@@ -110,7 +126,7 @@ export class StampedeGuard {
     } catch (error) {
       if (staleFor < plan.staleMs + plan.graceMs) {
         this.recordFailure(made, error);
-        this.cache.recordStaleServe(key, 'getOrSet');
+        this.events.recordStaleServe(key, 'getOrSet');
         return envelope.value;
       }
       throw error;
@@ -162,7 +178,7 @@ export class StampedeGuard {
     let pollMs = FIRST_POLL_MS;
     let waited = false;
     const stopWaiting = () => {
-      if (waited) this.cache.recordLockWait(plan.key, Date.now() - startedAt);
+      if (waited) this.events.recordLockWait(plan.key, Date.now() - startedAt);
     };
     for (;;) {
       const lease = await Lease.take(this.leases, plan.key, plan.version, ttlMs);
@@ -178,7 +194,7 @@ export class StampedeGuard {
       }
       if (stale !== undefined) {
         // Another process holds the lease while the stale value may still be served (grace).
-        this.cache.recordStaleServe(plan.key, 'getOrSet');
+        this.events.recordStaleServe(plan.key, 'getOrSet');
         return stale.value;
       }
       if (Date.now() + pollMs > deadline) {
@@ -207,7 +223,7 @@ export class StampedeGuard {
 
   private async computeAndStore<T>(plan: Plan<T>): Promise<T> {
     const started = performance.now();
-    const value = typeof plan.factory === 'function' ? await (plan.factory as () => T | Promise<T>)() : plan.factory;
+    const value = await valueOf(plan.factory);
     const computeMs = performance.now() - started;
     if (plan.options.unless?.(value)) return value;
     if (!plan.enveloped) {
@@ -226,7 +242,7 @@ export class StampedeGuard {
   /** Starts one refresh of a key unless one runs, it is backing off, or too many run already. */
   private refreshInBackground<T>(plan: Plan<T>, stale: Envelope<T>): void {
     const made = this.cache.makeKey(plan.key, plan.version);
-    if (this.computing.has(made) || this.refreshing >= MAX_BACKGROUND_REFRESHES) return;
+    if (this.computing.runningNow(made) !== undefined || this.refreshing >= MAX_BACKGROUND_REFRESHES) return;
     if (this.backingOff(made, Date.now())) return;
     this.refreshing++;
     this.computeOnce(plan, stale)
@@ -245,22 +261,8 @@ export class StampedeGuard {
     this.failures.delete(made);
     if (this.failures.size >= MAX_TRACKED_FAILURES) this.failures.delete(this.failures.keys().next().value!);
     this.failures.set(made, { count, retryAt: Date.now() + delayMs });
-    this.logFailure(
+    this.failureLog.warn(
       `Refreshing '${made}' failed (serving the stale value, next try in ${delayMs / 1000} s): ${(error as Error)?.message ?? String(error)}`,
     );
-  }
-
-  /** An upstream that is down fails the refresh of every key: say so once per burst. */
-  private logFailure(message: string): void {
-    const now = Date.now();
-    if (now - this.lastFailureLoggedAt < FAILURE_LOG_INTERVAL_MS) {
-      this.failuresSinceLog++;
-      return;
-    }
-    const suppressed =
-      this.failuresSinceLog > 0 ? ` (${this.failuresSinceLog} more failed refreshes since the last report)` : '';
-    this.logger.warn(`${message}${suppressed}`);
-    this.lastFailureLoggedAt = now;
-    this.failuresSinceLog = 0;
   }
 }

@@ -4,7 +4,12 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CacheModule } from '../cache.module.js';
 import { Caches } from '../caches.js';
-import type { CacheEntryOptions, CachesOptions } from '../interfaces/cache-options.interface.js';
+import type {
+  CacheEntryOptions,
+  CachesOptions,
+  CommonEntryOptions,
+  CullingOptions,
+} from '../interfaces/cache-options.interface.js';
 import { describeKeyContract } from './contract-keys.js';
 import { describeValueContract } from './contract-values.js';
 
@@ -56,10 +61,12 @@ export function describeCacheBackendContract(
   target: CacheBackendContractOptions = {},
 ): void {
   const shortTimeout = target.shortTimeout ?? 0.3;
-  const entry = (store: string, overrides: Partial<CacheEntryOptions> = {}): CacheEntryOptions => {
-    const base = makeBackend(store);
-    const options = base.options || overrides.options ? { ...base.options, ...overrides.options } : undefined;
-    return { ...base, ...overrides, ...(options && { options }) };
+  const entry = (store: string, overrides: CommonEntryOptions = {}) =>
+    ({ ...makeBackend(store), ...overrides }) as CacheEntryOptions;
+  // Only culling backends (locmem, filesystem, database, custom ones) take these options.
+  const withCulling = (store: string, culling: CullingOptions) => {
+    const base = entry(store);
+    return { ...base, options: { ...base.options, ...culling } } as CacheEntryOptions;
   };
 
   describe(`${backendName}: the cache contract (Django's BaseCacheTests)`, () => {
@@ -81,8 +88,8 @@ export function describeCacheBackendContract(
         customKey: entry('default', { keyFunction: customKeyFunction }),
         customKey2: entry('default', { keyFunction: customKeyFunction }),
         ...(target.culls && {
-          cull: entry('cull', { options: { maxEntries: 30 } }),
-          zeroCull: entry('zero-cull', { options: { maxEntries: 30, cullFrequency: 0 } }),
+          cull: withCulling('cull', { maxEntries: 30 }),
+          zeroCull: withCulling('zero-cull', { maxEntries: 30, cullFrequency: 0 }),
         }),
         ...target.extraCaches?.(),
       };

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataSource, Logger as TypeOrmLogger } from 'typeorm';
-import { Caches, CacheConfigError, type CacheEntryOptions } from '../../lib/index.js';
+import { Caches, CacheConfigError, type DatabaseEntryOptions } from '../../lib/index.js';
 import { CacheModule } from '../../lib/index.js';
 import { initOrClose } from '../support/init-or-close.js';
 
@@ -93,7 +93,7 @@ describe.each(drivers)('database backend on $name', (driver) => {
     moduleRef = undefined;
   });
 
-  async function boot(entry: Partial<CacheEntryOptions>, logger?: QueryLog) {
+  async function boot(entry: Partial<DatabaseEntryOptions>, logger?: QueryLog) {
     const booting = await Test.createTestingModule({
       imports: [
         TypeOrmModule.forRoot({ ...driver.connection(), ...(logger ? { logger, logging: true } : {}) }),

@@ -1,11 +1,22 @@
 import 'reflect-metadata';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { Logger } from '@nestjs/common';
+import type { ChildProcess } from 'node:child_process';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LocMemBackend } from '../../lib/backends/locmem.backend.js';
-import { CacheConfigError, CacheModule, Caches, MISS, type CacheBackend, type CachesOptions } from '../../lib/index.js';
+import {
+  CacheConfigError,
+  CacheKeyError,
+  CacheModule,
+  Caches,
+  MISS,
+  type CacheBackend,
+  type CachesOptions,
+} from '../../lib/index.js';
 import { resolvedEntry } from '../support/resolved-entry.js';
 import { redisDb } from '../support/addresses.js';
+import { startMemcached } from '../support/memcached-server.js';
 
 // Database 4 of the test server belongs to this file; the bus channel is named after the
 // alias ('shared'), which no other file uses.
@@ -191,24 +202,92 @@ describe('tiered backend: back-fill and invalidation races', () => {
 });
 
 describe('tiered backend with a bus that is down', () => {
-  it('boots and keeps serving: writes succeed, the failure is only logged', async () => {
+  async function bootWithBus(bus: string) {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     const moduleRef = await Test.createTestingModule({
       imports: [
         CacheModule.forRoot({
-          default: { backend: 'locmem', location: 'tiered-spec-busdown' },
+          default: { backend: 'locmem', location: `tiered-spec-busdown-${bus}` },
           l2: { backend: 'redis', location: redisUrl },
-          shared: { backend: 'tiered', tiers: ['default', 'l2'], bus: 'redis://127.0.0.1:1', commandTimeoutMs: 200 },
+          shared: { backend: 'tiered', tiers: ['default', 'l2'], bus, commandTimeoutMs: 200 },
         }),
       ],
     }).compile();
     await moduleRef.init();
+    const busWarnings = () =>
+      warn.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('caches.shared.bus'));
+    return { moduleRef, busWarnings, restore: () => warn.mockRestore() };
+  }
+
+  it('boots and keeps serving: writes succeed, the failure is only logged', async () => {
+    const { moduleRef, busWarnings, restore } = await bootWithBus('redis://127.0.0.1:1');
     try {
-      const cache = moduleRef.get(Caches).get('shared');
-      await cache.set('busdown', 'v');
-      expect(await cache.get('busdown')).toBe('v');
-      await cache.delete('busdown');
+      const caches = moduleRef.get(Caches);
+      const cache = caches.get('shared');
+      for (let i = 0; i < 5; i++) await cache.set('busdown', `v${i}`); // each publish fails
+      expect(await cache.get('busdown')).toBe('v4');
+      expect(await caches.get('l2').get('busdown')).toBe('v4'); // the lowest tier has the write
+      expect(await cache.delete('busdown')).toBe(true);
+      expect(await caches.get('l2').get('busdown')).toBeUndefined();
+      // One warning for the whole burst (connection and publish failures alike), naming the alias and the bus.
+      expect(busWarnings()).toHaveLength(1);
+      expect(busWarnings()[0]).toMatch(/^caches\.shared\.bus redis:\/\/127\.0\.0\.1:1: invalidation bus error/);
     } finally {
       await moduleRef.close();
+      restore();
     }
+  });
+
+  it('logs the bus URL without its password', async () => {
+    const { moduleRef, busWarnings, restore } = await bootWithBus('redis://:hunter2@127.0.0.1:1');
+    try {
+      await moduleRef.get(Caches).get('shared').set('busdown', 'v');
+      expect(busWarnings()).toHaveLength(1);
+      expect(busWarnings()[0]).toContain('redis://:***@127.0.0.1:1');
+      expect(busWarnings()[0]).not.toContain('hunter2');
+    } finally {
+      await moduleRef.close();
+      restore();
+    }
+  });
+});
+
+describe('tiered backend over memcached', () => {
+  const children: ChildProcess[] = [];
+  let moduleRef: TestingModule;
+  beforeAll(async () => {
+    const server = await startMemcached(children);
+    moduleRef = await Test.createTestingModule({
+      imports: [
+        CacheModule.forRoot({
+          default: { backend: 'locmem', location: 'tiered-spec-memcached' },
+          mc: { backend: 'memcached', location: server },
+          both: { backend: 'tiered', tiers: ['default', 'mc'] },
+        }),
+      ],
+    }).compile();
+    await moduleRef.init();
+  });
+  afterAll(async () => {
+    await moduleRef.close();
+    for (const child of children) child.kill();
+  });
+
+  it('refuses a key memcached cannot store with a CacheKeyError, before any tier is written', async () => {
+    const caches = moduleRef.get(Caches);
+    const both = caches.get('both');
+    await both.set('fine', 'v');
+    expect(await caches.get('mc').get('fine')).toBe('v'); // both tiers are really in use
+    await expect(both.set('a key', 'v')).rejects.toBeInstanceOf(CacheKeyError);
+    await expect(both.set('a key', 'v')).rejects.toThrow(/Cache 'both' cannot store this key/);
+    await expect(both.get('a key')).rejects.toBeInstanceOf(CacheKeyError);
+    // The locmem tier's alias shares the made key (':1:a key'); it only warns about it.
+    const emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(await caches.default.has('a key')).toBe(false);
+    } finally {
+      emitWarning.mockRestore();
+    }
+    expect(both.stats().errors).toBe(0); // a bad key is not a backend failure
   });
 });

@@ -58,7 +58,18 @@ describe('the invalidation option', () => {
 
   it('boots an app without TypeORM, and CacheInvalidator works there', async () => {
     const moduleRef = await boot({});
+    expect(() => moduleRef.get(getDataSourceToken(), { strict: false })).toThrow(); // no TypeORM here
+    const cache = moduleRef.get(Caches).default;
+    const row = (id: number) => versionedKeyPart(cache, [[Shelf, (input: number[]) => input[0]]], [id]);
+    const entity = () => versionedKeyPart(cache, [Shelf], []);
+    const [one, two, all] = [await row(1), await row(2), await entity()];
     await moduleRef.get(CacheInvalidator).invalidate(Shelf, 1);
+    expect(await row(1)).not.toBe(one);
+    expect(await row(2)).toBe(two);
+    expect(await entity()).not.toBe(all);
+    const onlyEntity = await row(2);
+    await moduleRef.get(CacheInvalidator).invalidate(Shelf); // no id: every row of the entity
+    expect(await row(2)).not.toBe(onlyEntity);
   });
 
   it.each([

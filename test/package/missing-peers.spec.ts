@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { CacheModule } from '../../lib/index.js';
+import { CacheConfigError, CacheModule } from '../../lib/index.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..', '..');
@@ -61,9 +61,9 @@ describe('a database alias without a DataSource', () => {
   it('fails at boot, naming the alias and the module to import', async () => {
     @Module({ imports: [CacheModule.forRoot({ default: { backend: 'database', location: 'cache_table' } })] })
     class AppModule {}
-    await expect(
-      NestFactory.createApplicationContext(AppModule, { logger: false, abortOnError: false }),
-    ).rejects.toThrow(
+    const booting = NestFactory.createApplicationContext(AppModule, { logger: false, abortOnError: false });
+    await expect(booting).rejects.toThrow(CacheConfigError);
+    await expect(booting).rejects.toThrow(
       'caches.default.options.dataSource: no TypeORM DataSource (the default one) was found. Import TypeOrmModule.forRoot({ ... }) in the application module.',
     );
   });

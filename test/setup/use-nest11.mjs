@@ -8,23 +8,9 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NEST_11_PACKAGES } from './nest11-packages.mjs';
 
 const root = join(import.meta.dirname, '..', '..');
-
-/** The NestJS 11 counterpart of every devDependency that pins NestJS 12 or TypeORM 1. */
-export const NEST_11_PACKAGES = {
-  '@nestjs/common': '11.2.10',
-  '@nestjs/core': '11.2.10',
-  '@nestjs/testing': '11.2.6',
-  '@nestjs/platform-express': '11.2.10',
-  '@nestjs/platform-fastify': '11.2.8',
-  '@nestjs/typeorm': '11.0.3',
-  '@nestjs/terminus': '11.1.1',
-  '@nestjs/cache-manager': '3.1.3',
-  '@nestjs/config': '4.0.4',
-  '@nestjs/swagger': '11.4.7',
-  typeorm: '0.3.31',
-};
 
 const specs = Object.entries(NEST_11_PACKAGES).map(([name, version]) => `${name}@${version}`);
 console.log(`nest11: npm install --no-save ${specs.join(' ')}`);
