@@ -320,7 +320,7 @@ export class RedisBackend implements CacheBackend {
   /** Removes the keys matching a SCAN pattern (from `clearPatternOf`), on every master. */
   async clearMatching(pattern: string | undefined): Promise<void> {
     if (pattern === undefined) {
-      throw new CacheValueError(
+      throw new CacheConfigError(
         `Cache '${this.settings.alias}' cannot clear: its keyFunction does not keep the key visible, so its keys cannot be told from others. Set options.clearAll: true to FLUSHDB instead.`,
       );
     }

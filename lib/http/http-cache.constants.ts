@@ -1,8 +1,2 @@
-/** Metadata keys of the HTTP cache decorators, read by the page cache interceptor. */
-export const CACHE_PAGE_METADATA = 'nestjs-caches:cache-page';
-export const NEVER_CACHE_METADATA = 'nestjs-caches:never-cache';
-export const CACHE_CONTROL_METADATA = 'nestjs-caches:cache-control';
-export const VARY_ON_METADATA = 'nestjs-caches:vary-on';
-
-/** Holds the validated `CacheModuleOptions`. */
-export const CACHE_HTTP_OPTIONS = Symbol('nestjs-caches:http-options');
+// Only until page-cache.ts imports the token from cache.constants.ts, where every token now lives.
+export { CACHE_HTTP_OPTIONS } from '../cache.constants.js';

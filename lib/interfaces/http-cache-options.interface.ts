@@ -1,6 +1,3 @@
-import type { CacheMetricsOptions } from '../observability/cache-metrics-options.interface.js';
-import type { InvalidationOptions } from '../invalidation/invalidation-options.interface.js';
-
 /**
  * The per-site cache (Django's `UpdateCacheMiddleware` + `FetchFromCacheMiddleware`): every GET and
  * HEAD route is page-cached, unless it says `@NeverCache()`.
@@ -21,22 +18,5 @@ export interface SiteCacheOptions {
   staleWhileRevalidate?: number;
 }
 
-/** `CacheModule.forRoot`'s second argument: HTTP settings, and invalidation when rows change. */
-export interface CacheModuleOptions {
-  /** Turns on the per-site cache. */
-  site?: SiteCacheOptions;
-  /** The response header that tells HIT, MISS or BYPASS (`X-Cache`). */
-  statusHeader?: string;
-  /**
-   * Hosts whose pages may be cached, as Django's `ALLOWED_HOSTS`: `'example.com'`, `'.example.com'`
-   * (and its subdomains), `'*'`. Without it any well-formed `Host` is; a malformed one never is.
-   */
-  allowedHosts?: string[];
-  /**
-   * The TypeORM subscriber that invalidates `dependsOn` entries when rows change: on the default
-   * DataSource unless told otherwise; `false` turns it off.
-   */
-  invalidation?: InvalidationOptions | false;
-  /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
-  metrics?: CacheMetricsOptions;
-}
+// Only until page-cache.ts imports it from cache-options.interface.ts, where it now lives.
+export type { CacheModuleOptions } from './cache-options.interface.js';

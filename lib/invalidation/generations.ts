@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cache } from '../core/cache.js';
+import { fitKey } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { generationKeysOf, type Dependency } from './dependencies.js';
 
@@ -125,8 +126,7 @@ export async function versionedKeyPart(
     // A failed touch only leaves a generation shorter than this entry: misses later, never stale.
     await Promise.all(keys.map((key) => cache.touch(key, lifetime.timeout).catch(() => false)));
   }
-  const joined = tokens.join('.');
-  return joined.length <= MAX_JOINED_LENGTH ? joined : createHash('sha256').update(joined).digest('base64url');
+  return fitKey(tokens.join('.'), MAX_JOINED_LENGTH);
 }
 
 /** Moves the generations on: deleting them makes the next reader create fresh tokens. */

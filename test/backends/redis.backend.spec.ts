@@ -183,6 +183,19 @@ describe('redis backend configuration', () => {
     ).rejects.toThrow(/caches\.default\.options\.clearAl is not an option/);
   });
 
+  it('refuses to clear an alias whose key function hides the key, as a configuration error naming the fix', async () => {
+    const moduleRef = await boot({
+      default: { backend: 'redis', location: redisUrl, keyFunction: (key) => `hashed-${key.length}` },
+    });
+    try {
+      const clearing = moduleRef.get(Caches).default.clear();
+      await expect(clearing).rejects.toBeInstanceOf(CacheConfigError);
+      await expect(moduleRef.get(Caches).default.clear()).rejects.toThrow(/Set options\.clearAll: true/);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
   it('derives the clear pattern from the key function, every version included', () => {
     expect(clearPatternOf(defaultKeyFunction, 'p')).toBe('p:*:*');
     expect(clearPatternOf(defaultKeyFunction, 'a*b?[c]')).toBe('a\\*b\\?\\[c\\]:*:*');
