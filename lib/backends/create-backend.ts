@@ -48,7 +48,7 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
     case 'database':
       return (await import('./database.backend.js')).createDatabaseBackend(entry, context);
     case 'tiered':
-      return (await import('./tiered.backend.js')).createTieredBackend(entry, context);
+      return (await import('./tiered/create-tiered-backend.js')).createTieredBackend(entry, context);
   }
 }
 

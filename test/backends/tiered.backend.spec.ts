@@ -188,7 +188,7 @@ describe('tiered backend: back-fill and invalidation races', () => {
   }
 
   async function tiered(lower: CacheBackend) {
-    const { createTieredBackend } = await import('../../lib/backends/tiered.backend.js');
+    const { createTieredBackend } = await import('../../lib/backends/tiered/create-tiered-backend.js');
     const upper = new LocMemBackend(`race-${Math.random()}`, { maxEntries: 100, cullFrequency: 3 });
     const backend = await createTieredBackend(
       resolvedEntry('race', { backend: 'tiered', timeout: 60, tiers: ['upper', 'lower'] }),
