@@ -73,7 +73,7 @@ export type {
   ResolvedCacheEntry,
   TieredEntryOptions,
 } from './interfaces/cache-options.interface.js';
-export type { SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
+export type { SiteCacheOptions } from './interfaces/cache-options.interface.js';
 export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';
 export { Cacheable } from './methods/cacheable.decorator.js';
 export { CacheConfig } from './methods/cache-config.decorator.js';

@@ -5,7 +5,6 @@ import type { KeyFunction } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
 import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
-import type { SiteCacheOptions } from './http-cache-options.interface.js';
 import type { InvalidationOptions } from './invalidation-options.interface.js';
 
 export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered';
@@ -230,4 +229,24 @@ export interface CacheModuleOptions {
   invalidation?: InvalidationOptions | false;
   /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
   metrics?: CacheMetricsOptions;
+}
+
+/**
+ * The per-site cache (Django's `UpdateCacheMiddleware` + `FetchFromCacheMiddleware`): every GET and
+ * HEAD route is page-cached, unless it says `@NeverCache()`.
+ *
+ * @example CacheModule.forRoot({ default: { backend: 'locmem' } }, { site: { timeout: 600 } })
+ */
+export interface SiteCacheOptions {
+  /** The alias pages are kept in (`default`). */
+  cache?: string;
+  /**
+   * Seconds, for responses without a `max-age` of their own (Django's `CACHE_MIDDLEWARE_SECONDS`):
+   * a response's `max-age` wins; when omitted too, the alias's default timeout.
+   */
+  timeout?: number;
+  /** Keeps this site's pages apart from others sharing the store (Django's `CACHE_MIDDLEWARE_KEY_PREFIX`). */
+  keyPrefix?: string;
+  /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
+  staleWhileRevalidate?: number;
 }

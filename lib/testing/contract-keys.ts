@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CacheKeyError, CacheValueError } from '../core/errors.js';
 import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
-import type { ContractContext } from './backend-contract.js';
+import type { ContractContext } from './contract-context.js';
 
 /** Django's BaseCacheTests, second half: versions, key functions, getOrSet, key validation, stats, culling. */
 export function describeKeyContract(context: ContractContext): void {

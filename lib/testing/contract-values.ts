@@ -3,7 +3,7 @@ import { types } from 'node:util';
 import { CacheKeyError, CacheValueError } from '../core/errors.js';
 import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
-import type { ContractContext } from './backend-contract.js';
+import type { ContractContext } from './contract-context.js';
 
 /** Django's BaseCacheTests, first half: values, counters, expiry, many keys, timeouts. */
 export function describeValueContract(context: ContractContext): void {
