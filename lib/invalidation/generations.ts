@@ -27,16 +27,11 @@ interface GenerationLifetime {
   timeout: TimeoutSeconds;
 }
 
-// Per store instance (not per alias name): two apps in one process keep their own.
-const lifetimes = new WeakMap<Cache, GenerationLifetime>();
-
+// Held by the store itself (`Cache.generationLifetime`), so each store instance keeps its own.
 function lifetimeOf(cache: Cache): GenerationLifetime {
-  let lifetime = lifetimes.get(cache);
-  if (lifetime === undefined) {
-    lifetime = { timeout: DEFAULT_GENERATION_TIMEOUT_SECONDS };
-    lifetimes.set(cache, lifetime);
-  }
-  return lifetime;
+  const lifetime = cache.generationLifetime;
+  if (lifetime.timeout === undefined) lifetime.timeout = DEFAULT_GENERATION_TIMEOUT_SECONDS;
+  return lifetime as GenerationLifetime;
 }
 
 /**
@@ -44,7 +39,7 @@ function lifetimeOf(cache: Cache): GenerationLifetime {
  * `invalidation.generationTimeout`): at least this many seconds, or `null` for never expire.
  */
 export function setGenerationFloor(cache: Cache, timeout: TimeoutSeconds): void {
-  lifetimes.set(cache, { timeout }); // at boot, before any generation is read
+  cache.generationLifetime.timeout = timeout; // at boot, before any generation is read
 }
 
 /** How long the generations this store creates now live (seconds, `null`: as long as the store keeps them). */
