@@ -1,5 +1,5 @@
 import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource, EntityManager, QueryResult } from 'typeorm';
+import type { DataSource, QueryResult, QueryRunner } from 'typeorm';
 import { addDelta } from '../core/values.js';
 import { CacheConfigError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
@@ -7,6 +7,7 @@ import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import { EntryCount } from './entry-count.js';
 
 export interface DatabaseOptions {
   /** The table (Django's LOCATION). */
@@ -110,17 +111,22 @@ export async function cacheTableExists(dataSource: DataSource, table: string): P
  * the value is base64 of the V8 serialization, `expires` a UTC timestamp compared in SQL against
  * the time passed as a parameter. Each operation is one statement where it can be: `add` is an
  * upsert whose update only applies to an expired row (atomic through the primary key), `incr` a
- * compare-and-set on the old value, `getMany` one `IN (...)` select.
+ * compare-and-set on the old value, `getMany` one `IN (...)` select. The number of rows is kept
+ * between counts (see `EntryCount`), so a write runs no `COUNT(*)`.
  */
 export class DatabaseBackend implements CacheBackend {
   private dataSource: DataSource | undefined;
   private sql: Statements | undefined;
+  private readonly rows: EntryCount;
+  private readonly pool: Runner = { run: (sql, parameters) => this.run(sql, parameters) };
 
   constructor(
     private readonly alias: string,
     private readonly options: DatabaseOptions,
     private readonly resolveDataSource: () => DataSource,
-  ) {}
+  ) {
+    this.rows = new EntryCount(options.maxEntries);
+  }
 
   /** At bootstrap: the DataSource exists by now; check (or create) the table. */
   async init(): Promise<void> {
@@ -169,7 +175,8 @@ export class DatabaseBackend implements CacheBackend {
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
     const encoded = encode(key, value);
     await this.cull();
-    await this.query(this.statements().upsert, [key, encoded, expiresOf(ttlMs)]);
+    const { created } = await this.insert(this.pool, this.statements().upsert, [key, encoded, expiresOf(ttlMs)], [key]);
+    this.rows.added(created);
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
@@ -178,28 +185,45 @@ export class DatabaseBackend implements CacheBackend {
     if (rows.length === 0) return [];
     await this.cull();
     const expires = expiresOf(ttlMs);
-    const write = async (manager: Pick<EntityManager, 'query'>) => {
+    const write = async (runner: Runner) => {
+      let created = 0;
       for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
         const chunk = rows.slice(start, start + ROWS_PER_STATEMENT);
         const s = this.statements();
         const values = chunk.map((_, i) => `(${s.p(i * 3)}, ${s.p(i * 3 + 1)}, ${s.p(i * 3 + 2)})`).join(', ');
-        await manager.query(
-          `INSERT INTO ${s.table} (cache_key, value, expires) VALUES ${values} ${s.onConflictUpdate}`,
-          chunk.flatMap(([key, encoded]) => [key, encoded, expires]),
-        );
+        created += (
+          await this.insert(
+            runner,
+            `INSERT INTO ${s.table} (cache_key, value, expires) VALUES ${values} ${s.onConflictUpdate}${s.returnCreated}`,
+            chunk.flatMap(([key, encoded]) => [key, encoded, expires]),
+            chunk.map(([key]) => key),
+          )
+        ).created;
       }
+      return created;
     };
     // One statement is atomic on its own; several need a transaction to store all or nothing.
-    if (rows.length <= ROWS_PER_STATEMENT) await write(this.source());
-    else await this.source().transaction(write);
+    // Counted once the transaction is in: a rolled-back write created nothing.
+    this.rows.added(
+      rows.length <= ROWS_PER_STATEMENT
+        ? await write(this.pool)
+        : await this.source().transaction((manager) => write(transactionRunner(manager.queryRunner))),
+    );
     return [];
   }
 
   async add(key: string, value: unknown, ttlMs: TtlMs): Promise<boolean> {
     const encoded = encode(key, value);
     await this.cull();
-    const result = await this.run(this.statements().add, [key, encoded, expiresOf(ttlMs), timestamp(Date.now())]);
-    return (result.affected ?? 0) > 0;
+    const s = this.statements();
+    const { affected, created } = await this.insert(
+      this.pool,
+      s.add,
+      [key, encoded, expiresOf(ttlMs), timestamp(Date.now())],
+      [key],
+    );
+    this.rows.added(created);
+    return affected > 0;
   }
 
   /** A compare-and-set on the stored text: atomic without a transaction, retried on a race. */
@@ -219,17 +243,13 @@ export class DatabaseBackend implements CacheBackend {
   async touch(key: string, ttlMs: TtlMs): Promise<boolean> {
     const now = timestamp(Date.now());
     const s = this.statements();
-    const result =
-      ttlMs !== null && ttlMs <= 0
-        ? await this.run(s.deleteLive, [key, now])
-        : await this.run(s.touch, [expiresOf(ttlMs), key, now]);
-    return (result.affected ?? 0) > 0;
+    if (ttlMs !== null && ttlMs <= 0) return (await this.remove(s.deleteLive, [key, now])) > 0;
+    return ((await this.run(s.touch, [expiresOf(ttlMs), key, now])).affected ?? 0) > 0;
   }
 
   /** `true` only when a live row went: an expired one was already gone as far as callers know. */
   async delete(key: string): Promise<boolean> {
-    const result = await this.run(this.statements().deleteLive, [key, timestamp(Date.now())]);
-    return (result.affected ?? 0) > 0;
+    return (await this.remove(this.statements().deleteLive, [key, timestamp(Date.now())])) > 0;
   }
 
   async deleteMany(keys: readonly string[]): Promise<void> {
@@ -237,34 +257,80 @@ export class DatabaseBackend implements CacheBackend {
     for (let start = 0; start < unique.length; start += ROWS_PER_STATEMENT) {
       const chunk = unique.slice(start, start + ROWS_PER_STATEMENT);
       const s = this.statements();
-      await this.query(`DELETE FROM ${s.table} WHERE cache_key IN (${s.list(0, chunk.length)})`, chunk);
+      await this.remove(`DELETE FROM ${s.table} WHERE cache_key IN (${s.list(0, chunk.length)})`, chunk);
     }
   }
 
   /** The table belongs to the cache, as in Django: every row goes. */
   async clear(): Promise<void> {
     await this.query(`DELETE FROM ${this.statements().table}`, []);
+    this.rows.counted(0);
   }
 
   /**
    * Django's `_cull`: at `maxEntries` rows, first drop the expired ones; if still full, drop the
-   * first `count / cullFrequency` keys in `cache_key` order (`0`: every row).
+   * first `count / cullFrequency` keys in `cache_key` order (`0`: every row). Decided on a
+   * `COUNT(*)` only when the kept count is due for one.
    */
-  private async cull(): Promise<void> {
+  private cull(): Promise<void> {
+    return this.rows.beforeWrite(async () => {
+      const s = this.statements();
+      let count = Number((await this.query(s.count, []))[0].count);
+      this.rows.counted(count);
+      if (count < this.options.maxEntries) return;
+      count -= await this.remove(s.deleteExpired, [timestamp(Date.now())]);
+      if (count < this.options.maxEntries) return;
+      if (this.options.cullFrequency === 0) return this.clear();
+      const victims = Math.floor(count / this.options.cullFrequency);
+      if (victims > 0) await this.remove(s.cullFirst, [victims]);
+    });
+  }
+
+  /**
+   * Runs an insert or upsert of `keys`' rows, telling how many rows it created (a replaced row is
+   * none): PostgreSQL's statement says so itself (`returnCreated`); on SQLite the keys already
+   * present are looked up first, which another process's write in between can make one off until
+   * the next count.
+   */
+  private async insert(
+    runner: Runner,
+    sql: string,
+    parameters: unknown[],
+    keys: string[],
+  ): Promise<{ affected: number; created: number }> {
     const s = this.statements();
-    let count = Number((await this.query(s.count, []))[0].count);
-    if (count < this.options.maxEntries) return;
-    const expired = await this.run(s.deleteExpired, [timestamp(Date.now())]);
-    count -= expired.affected ?? 0;
-    if (count < this.options.maxEntries) return;
-    if (this.options.cullFrequency === 0) return this.clear();
-    const victims = Math.floor(count / this.options.cullFrequency);
-    if (victims > 0) await this.query(s.cullFirst, [victims]);
+    let present = 0;
+    if (!s.returnCreated) {
+      const found = await runner.run(
+        `SELECT cache_key FROM ${s.table} WHERE cache_key IN (${s.list(0, keys.length)})`,
+        keys,
+      );
+      present = found.records?.length ?? 0;
+    }
+    const result = await runner.run(sql, parameters);
+    let affected: number;
+    let created: number;
+    if (s.returnCreated) {
+      const records = result.records ?? [];
+      affected = records.length;
+      created = records.filter((row) => isTrue(row.created)).length;
+    } else {
+      affected = result.affected ?? 0;
+      created = Math.max(0, affected - present);
+    }
+    return { affected, created };
+  }
+
+  /** Runs a delete, keeping the row count; answers how many rows went. */
+  private async remove(sql: string, parameters: unknown[]): Promise<number> {
+    const removed = (await this.run(sql, parameters)).affected ?? 0;
+    this.rows.removed(removed);
+    return removed;
   }
 
   private async deleteWhere(keys: string[], now: string): Promise<void> {
     const s = this.statements();
-    await this.query(
+    await this.remove(
       `DELETE FROM ${s.table} WHERE cache_key IN (${s.list(0, keys.length)}) AND expires <= ${s.p(keys.length)}`,
       [...keys, now],
     );
@@ -293,11 +359,23 @@ export class DatabaseBackend implements CacheBackend {
   }
 }
 
+/** Where a statement runs: on a connection of the pool, or in a transaction's. */
+interface Runner {
+  run(sql: string, parameters: unknown[]): Promise<QueryResult>;
+}
+
+function transactionRunner(queryRunner: QueryRunner | undefined): Runner {
+  if (!queryRunner) throw new Error('a TypeORM transaction without its query runner');
+  return { run: (sql, parameters) => queryRunner.query(sql, parameters, true) };
+}
+
 /** The SQL of one table, written once with the driver's placeholders and quoting. */
 class Statements {
   readonly table: string;
   readonly onConflictUpdate =
     'ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, expires = excluded.expires';
+  /** PostgreSQL's rows say whether the upsert created them (a new row version has no `xmax`); SQLite's cannot. */
+  readonly returnCreated: string;
   readonly has: string;
   readonly getLive: string;
   readonly upsert: string;
@@ -315,11 +393,13 @@ class Statements {
   ) {
     const t = (this.table = dataSource.driver.escape(table));
     const p = (i: number) => this.p(i);
+    this.returnCreated = dataSource.driver.options.type === 'postgres' ? ' RETURNING (xmax = 0) AS created' : '';
     this.has = `SELECT 1 AS found FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
     this.getLive = `SELECT value FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
-    this.upsert = `INSERT INTO ${t} (cache_key, value, expires) VALUES (${p(0)}, ${p(1)}, ${p(2)}) ${this.onConflictUpdate}`;
+    const upsert = `INSERT INTO ${t} (cache_key, value, expires) VALUES (${p(0)}, ${p(1)}, ${p(2)}) ${this.onConflictUpdate}`;
+    this.upsert = upsert + this.returnCreated;
     // The update branch only runs over an expired row: a live one makes the statement change nothing.
-    this.add = `${this.upsert} WHERE ${t}.expires <= ${p(3)}`;
+    this.add = `${upsert} WHERE ${t}.expires <= ${p(3)}${this.returnCreated}`;
     this.compareAndSet = `UPDATE ${t} SET value = ${p(0)} WHERE cache_key = ${p(1)} AND value = ${p(2)}`;
     this.touch = `UPDATE ${t} SET expires = ${p(0)} WHERE cache_key = ${p(1)} AND expires > ${p(2)}`;
     this.deleteLive = `DELETE FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
