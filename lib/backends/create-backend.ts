@@ -46,7 +46,7 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
     case 'memcached':
       return (await import('./memcached.backend.js')).createMemcachedBackend(entry, context);
     case 'database':
-      return (await import('./database.backend.js')).createDatabaseBackend(entry, context);
+      return (await import('./database/create-database-backend.js')).createDatabaseBackend(entry, context);
     case 'tiered':
       return (await import('./tiered/create-tiered-backend.js')).createTieredBackend(entry, context);
   }

@@ -2,7 +2,7 @@
 // count of the rows: the test watches how far the table grows past maxEntries.
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { DatabaseBackend } from '../../lib/backends/database.backend.js';
+import { DatabaseBackend } from '../../lib/backends/database/database.backend.js';
 
 const [type, database, table, workerId, writes, maxEntries] = process.argv.slice(2) as [
   'postgres' | 'better-sqlite3',

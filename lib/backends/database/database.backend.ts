@@ -1,13 +1,12 @@
-import { getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource, QueryResult, QueryRunner } from 'typeorm';
-import { addDelta } from '../core/values.js';
-import { CacheConfigError } from '../core/errors.js';
-import { checkOptionNames, integerOption } from '../core/resolve-config.js';
-import { decodeValue, encodeValue } from '../core/serializer.js';
-import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
-import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
-import { EntryCount } from './entry-count.js';
+import type { DataSource, QueryResult } from 'typeorm';
+import { CacheConfigError } from '../../core/errors.js';
+import { decodeValue } from '../../core/serializer.js';
+import type { TtlMs } from '../../core/timeouts.js';
+import { addDelta } from '../../core/values.js';
+import { MISS, type CacheBackend, type Miss } from '../../interfaces/cache-backend.interface.js';
+import { EntryCount } from '../entry-count.js';
+import { cacheTableExists, ensureCacheTable } from './cache-table.js';
+import { encode, expiresOf, isTrue, Statements, timestamp, transactionRunner, type Runner } from './statements.js';
 
 export interface DatabaseOptions {
   /** The table (Django's LOCATION). */
@@ -20,91 +19,9 @@ export interface DatabaseOptions {
   cullFrequency: number;
 }
 
-const OPTION_NAMES = ['dataSource', 'createTable', 'maxEntries', 'cullFrequency'];
-// Django's datetime.max: what "never expires" is stored as.
-const NEVER = '9999-12-31 23:59:59.999';
-const NEVER_MS = Date.parse('9999-12-31T23:59:59.999Z');
 // Rows per multi-row statement: far below SQLite's (32766) and PostgreSQL's (65535) parameter limits.
 const ROWS_PER_STATEMENT = 500;
 const CAS_ATTEMPTS = 100;
-
-/** Builds the backend of a `backend: 'database'` alias; the DataSource is looked up at bootstrap. */
-export function createDatabaseBackend(entry: ResolvedCacheEntry, context: BackendContext): DatabaseBackend {
-  checkOptionNames(entry, OPTION_NAMES);
-  const table = entry.location;
-  if (typeof table !== 'string' || table === '') {
-    throw new CacheConfigError(
-      `caches.${entry.alias}.location: the database backend needs a table name, e.g. 'my_cache_table'.`,
-    );
-  }
-  const { dataSource, createTable = false } = entry.options;
-  if (dataSource !== undefined && typeof dataSource !== 'string') {
-    throw new CacheConfigError(
-      `caches.${entry.alias}.options.dataSource must be the name of a TypeOrmModule connection; got ${typeof dataSource}.`,
-    );
-  }
-  if (typeof createTable !== 'boolean') {
-    throw new CacheConfigError(`caches.${entry.alias}.options.createTable must be true or false.`);
-  }
-  const options: DatabaseOptions = {
-    table,
-    dataSource,
-    createTable,
-    maxEntries: integerOption(entry, 'maxEntries', 300, 1),
-    cullFrequency: integerOption(entry, 'cullFrequency', 3, 0),
-  };
-  return new DatabaseBackend(entry.alias, options, () => findDataSource(entry.alias, dataSource, context));
-}
-
-function findDataSource(alias: string, name: string | undefined, context: BackendContext): DataSource {
-  let dataSource: DataSource | undefined;
-  try {
-    dataSource = context.moduleRef.get<DataSource>(getDataSourceToken(name) as never, { strict: false });
-  } catch {
-    dataSource = undefined;
-  }
-  if (!dataSource) {
-    throw new CacheConfigError(
-      `caches.${alias}.options.dataSource: no TypeORM DataSource ${name ? `named '${name}'` : '(the default one)'} was found. Import TypeOrmModule.forRoot(${name ? `{ name: '${name}', ... }` : '{ ... }'}) in the application module.`,
-    );
-  }
-  return dataSource;
-}
-
-/** The SQL that creates Django's cache table and its index on `expires`; idempotent. */
-export function createTableStatements(dataSource: DataSource, table: string): string[] {
-  const t = dataSource.driver.escape(table);
-  const index = dataSource.driver.escape(`${table}_expires`);
-  return [
-    `CREATE TABLE IF NOT EXISTS ${t} (cache_key varchar(255) NOT NULL PRIMARY KEY, value text NOT NULL, expires timestamp NOT NULL)`,
-    `CREATE INDEX IF NOT EXISTS ${index} ON ${t} (expires)`,
-  ];
-}
-
-/** Creates the table unless it exists; concurrent callers for one table share the work. */
-export async function ensureCacheTable(dataSource: DataSource, table: string): Promise<void> {
-  let tables = creations.get(dataSource);
-  if (!tables) creations.set(dataSource, (tables = new Map()));
-  let creation = tables.get(table);
-  if (!creation) {
-    creation = (async () => {
-      for (const sql of createTableStatements(dataSource, table)) await dataSource.query(sql);
-    })();
-    tables.set(table, creation);
-    creation.catch(() => tables.delete(table));
-  }
-  await creation;
-}
-const creations = new WeakMap<DataSource, Map<string, Promise<void>>>();
-
-export async function cacheTableExists(dataSource: DataSource, table: string): Promise<boolean> {
-  const runner = dataSource.createQueryRunner();
-  try {
-    return await runner.hasTable(table);
-  } finally {
-    await runner.release();
-  }
-}
 
 /**
  * Django's DatabaseCache on a TypeORM DataSource (better-sqlite3 and PostgreSQL, one code path):
@@ -357,85 +274,4 @@ export class DatabaseBackend implements CacheBackend {
       await runner.release();
     }
   }
-}
-
-/** Where a statement runs: on a connection of the pool, or in a transaction's. */
-interface Runner {
-  run(sql: string, parameters: unknown[]): Promise<QueryResult>;
-}
-
-function transactionRunner(queryRunner: QueryRunner | undefined): Runner {
-  if (!queryRunner) throw new Error('a TypeORM transaction without its query runner');
-  return { run: (sql, parameters) => queryRunner.query(sql, parameters, true) };
-}
-
-/** The SQL of one table, written once with the driver's placeholders and quoting. */
-class Statements {
-  readonly table: string;
-  readonly onConflictUpdate =
-    'ON CONFLICT (cache_key) DO UPDATE SET value = excluded.value, expires = excluded.expires';
-  /** PostgreSQL's rows say whether the upsert created them (a new row version has no `xmax`); SQLite's cannot. */
-  readonly returnCreated: string;
-  readonly has: string;
-  readonly getLive: string;
-  readonly upsert: string;
-  readonly add: string;
-  readonly compareAndSet: string;
-  readonly touch: string;
-  readonly deleteLive: string;
-  readonly deleteExpired: string;
-  readonly count: string;
-  readonly cullFirst: string;
-
-  constructor(
-    private readonly dataSource: DataSource,
-    table: string,
-  ) {
-    const t = (this.table = dataSource.driver.escape(table));
-    const p = (i: number) => this.p(i);
-    this.returnCreated = dataSource.driver.options.type === 'postgres' ? ' RETURNING (xmax = 0) AS created' : '';
-    this.has = `SELECT 1 AS found FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
-    this.getLive = `SELECT value FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
-    const upsert = `INSERT INTO ${t} (cache_key, value, expires) VALUES (${p(0)}, ${p(1)}, ${p(2)}) ${this.onConflictUpdate}`;
-    this.upsert = upsert + this.returnCreated;
-    // The update branch only runs over an expired row: a live one makes the statement change nothing.
-    this.add = `${upsert} WHERE ${t}.expires <= ${p(3)}${this.returnCreated}`;
-    this.compareAndSet = `UPDATE ${t} SET value = ${p(0)} WHERE cache_key = ${p(1)} AND value = ${p(2)}`;
-    this.touch = `UPDATE ${t} SET expires = ${p(0)} WHERE cache_key = ${p(1)} AND expires > ${p(2)}`;
-    this.deleteLive = `DELETE FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
-    this.deleteExpired = `DELETE FROM ${t} WHERE expires <= ${p(0)}`;
-    this.count = `SELECT COUNT(*) AS count FROM ${t}`;
-    this.cullFirst = `DELETE FROM ${t} WHERE cache_key < (SELECT cache_key FROM ${t} ORDER BY cache_key LIMIT 1 OFFSET ${p(0)})`;
-  }
-
-  /** The placeholder of the parameter at `index`: `?` on SQLite, `$n` on PostgreSQL. */
-  p(index: number): string {
-    return this.dataSource.driver.createParameter(`p${index}`, index);
-  }
-
-  list(from: number, count: number): string {
-    return Array.from({ length: count }, (_, i) => this.p(from + i)).join(', ');
-  }
-}
-
-function encode(key: string, value: unknown): string {
-  return encodeValue(value, key).toString('base64');
-}
-
-/**
- * A UTC timestamp as text, `YYYY-MM-DD HH:MM:SS.mmm`: PostgreSQL reads it into a `timestamp`, and
- * on SQLite (which keeps it as text) the fixed width makes text order time order.
- */
-function timestamp(ms: number): string {
-  if (ms >= NEVER_MS) return NEVER;
-  return new Date(Math.max(ms, 0)).toISOString().replace('T', ' ').slice(0, 23);
-}
-
-function expiresOf(ttlMs: TtlMs): string {
-  return ttlMs === null ? NEVER : timestamp(Date.now() + ttlMs);
-}
-
-/** A boolean from SQL: PostgreSQL gives true/false, SQLite 1/0. */
-function isTrue(value: unknown): boolean {
-  return value === true || value === 1 || value === 't';
 }
