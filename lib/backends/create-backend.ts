@@ -42,7 +42,7 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
       checkOptionNames(entry, []);
       return new DummyBackend();
     case 'redis':
-      return (await import('./redis.backend.js')).createRedisBackend(entry, context);
+      return (await import('./redis/create-redis-backend.js')).createRedisBackend(entry, context);
     case 'memcached':
       return (await import('./memcached.backend.js')).createMemcachedBackend(entry, context);
     case 'database':

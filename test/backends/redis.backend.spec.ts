@@ -94,7 +94,7 @@ describe('redis backend (one server)', () => {
   });
 
   it('tells the remaining time with getWithTtl, in one round trip', async () => {
-    const backend = (await import('../../lib/backends/redis.backend.js')).createRedisBackend(
+    const backend = (await import('../../lib/backends/redis/create-redis-backend.js')).createRedisBackend(
       resolvedEntry('direct', { backend: 'redis', location: redisUrl }),
     );
     await backend.connected();

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Redis as RedisClient } from 'ioredis';
 import { RateLimitedLog } from '../../core/rate-limited-log.js';
-import { quitRedis } from '../quit-redis.js';
+import { quitRedis } from '../redis/quit-redis.js';
 
 /** What a bus message carries: keys only, never values. `keys: null` is a clear. */
 interface Invalidation {
