@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
@@ -17,7 +17,9 @@ import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import { CacheHealthIndicator } from './observability/cache.health.js';
 import { CacheMetrics } from './observability/cache-metrics.js';
-import { CACHE_METRICS_OPTIONS } from './observability/observability.constants.js';
+import type { CacheObservability } from './observability/cache-observability.js';
+import { CACHE_METRICS_OPTIONS, CACHE_OBSERVABILITY } from './observability/observability.constants.js';
+import { createObservability } from './observability/resolve-observability.js';
 import { resolveMetricsOptions } from './observability/resolve-metrics-options.js';
 import type {
   CacheModuleAsyncConfig,
@@ -46,6 +48,11 @@ export class CacheModule {
       { provide: CACHE_HTTP_OPTIONS, useFactory: () => resolveHttpOptions(options) },
       { provide: CACHE_INVALIDATION_OPTIONS, useFactory: () => resolveInvalidationOptions(options?.invalidation) },
       { provide: CACHE_METRICS_OPTIONS, useFactory: () => resolveMetricsOptions(options.metrics) },
+      {
+        provide: CACHE_OBSERVABILITY,
+        useFactory: (adapterHost: HttpAdapterHost) => createObservability(options, adapterHost),
+        inject: [HttpAdapterHost],
+      },
     ];
     return CacheModule.assemble(config, Object.keys(caches ?? {}), [], options.site !== undefined);
   }
@@ -78,6 +85,12 @@ export class CacheModule {
         useFactory: (resolved: CacheModuleAsyncConfig) => resolveMetricsOptions(resolved.metrics),
         inject: [ASYNC_CONFIG],
       },
+      {
+        provide: CACHE_OBSERVABILITY,
+        useFactory: (resolved: CacheModuleAsyncConfig, adapterHost: HttpAdapterHost) =>
+          createObservability(resolved, adapterHost),
+        inject: [ASYNC_CONFIG, HttpAdapterHost],
+      },
     ];
     return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? [], true);
   }
@@ -99,8 +112,9 @@ export class CacheModule {
     }));
     const registry: Provider = {
       provide: Caches,
-      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef) => Caches.create(entries, moduleRef),
-      inject: [CACHES_CONFIG, ModuleRef],
+      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef, observability: CacheObservability | null) =>
+        Caches.create(entries, moduleRef, observability),
+      inject: [CACHES_CONFIG, ModuleRef, CACHE_OBSERVABILITY],
     };
     return {
       module: CacheModule,

@@ -1,4 +1,5 @@
 import type { CacheMetricsOptions } from '../observability/cache-metrics-options.interface.js';
+import type { CachePanelOptions, CacheTracingOptions } from '../observability/observability-options.interface.js';
 import type { InvalidationOptions } from '../invalidation/invalidation-options.interface.js';
 
 /**
@@ -39,4 +40,11 @@ export interface CacheModuleOptions {
   invalidation?: InvalidationOptions | false;
   /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
   metrics?: CacheMetricsOptions;
+  /**
+   * OpenTelemetry spans, recorded when `@opentelemetry/api` is installed and a tracer provider is
+   * registered (no option needed); `{ recordKeys: true }` adds keys, `false` turns spans off.
+   */
+  tracing?: CacheTracingOptions | false;
+  /** The per-request cache panel and `Server-Timing` totals (off; refused under NODE_ENV=production unless forced). */
+  panel?: boolean | CachePanelOptions;
 }
