@@ -102,8 +102,8 @@ export class CachePanel {
           JSON.stringify({ error: `No request '${rest}' among the last ${REQUESTS_KEPT}.` }),
         );
       } else {
-        const { started: _started, ...shown } = found;
-        send(response, 200, 'application/json', JSON.stringify(shown));
+        // `started` is the clock's, meaningless outside the process.
+        send(response, 200, 'application/json', JSON.stringify({ ...found, started: undefined }));
       }
     }
     return true;
