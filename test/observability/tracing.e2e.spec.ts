@@ -1,5 +1,7 @@
 import 'reflect-metadata';
+import { execFile } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Module, Param, type INestApplication } from '@nestjs/common';
 import { context, trace, SpanKind } from '@opentelemetry/api';
@@ -173,6 +175,26 @@ describe('OpenTelemetry spans', () => {
     await app.get(Caches).default.get('k');
     expect(spans()).toEqual([]);
   });
+});
+
+describe('without @opentelemetry/api installed', () => {
+  it('boots and caches as before, and an explicit tracing option says what to install', async () => {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        './test/support/register-ts.mjs',
+        '--import',
+        './test/observability/hide-opentelemetry.mjs',
+        'test/observability/without-opentelemetry.worker.ts',
+      ],
+      { cwd: process.cwd() },
+    );
+    expect(stdout).toContain('without tracing options: booted, 1 1 1');
+    expect(stdout).toMatch(
+      /with tracing: CacheConfigError: CacheModule sets tracing, which needs @opentelemetry\/api: npm install @opentelemetry\/api$/m,
+    );
+  }, 30_000);
 });
 
 @Module({
