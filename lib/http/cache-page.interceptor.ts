@@ -80,11 +80,7 @@ export class CachePageInterceptor implements NestInterceptor {
     const rule = plan.page;
     if (rule === undefined) return run();
     const observability = this.pageCache.observability;
-    const watch = observability?.watchPage(plan.origin, {
-      'cache.alias': rule.cache,
-      'cache.operation': 'page',
-      'cache.backend': this.pageCache.caches.get(rule.cache).backendName,
-    });
+    const watch = observability?.watchPage(plan.origin, this.pageCache.caches.get(rule.cache));
     if (watch === undefined) return this.lookUp(plan, rule, adapter, request, response, run, undefined);
     const handled = await observability!.inPage(watch, () =>
       this.lookUp(plan, rule, adapter, request, response, run, watch),

@@ -272,12 +272,7 @@ export class PageCache implements OnModuleInit {
     const started = performance.now();
     const cache = this.caches.get(route.rule.cache);
     // Its span says MISS when the pipeline takes the request on: its own page span gives the outcome.
-    const watch = this.observability?.watchPage(route.origin, {
-      'cache.alias': cache.alias,
-      'cache.operation': 'page',
-      'cache.backend': cache.backendName,
-      'cache.page.early': true,
-    });
+    const watch = this.observability?.watchPage(route.origin, cache, true);
     const page = await (watch === undefined
       ? this.lookup(cache, route.rule, described, route.urlHash)
       : this.observability!.inPage(watch, () => this.lookup(cache, route.rule, described, route.urlHash)));

@@ -3,7 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { HttpAdapterHost } from '@nestjs/core';
 import type { Attributes, Span } from '@opentelemetry/api';
-import { CachePanel, type PanelRequest } from './cache-panel.js';
+import type { Cache } from '../core/cache.js';
+import type { CachePanel, PanelRequest } from './cache-panel.js';
 import type { CacheTracer } from './cache-tracer.js';
 
 /** What the calls running now were made for: the request whose calls the panel collects, and by whom. */
@@ -78,9 +79,16 @@ export class CacheObservability implements OnModuleInit, OnApplicationShutdown {
    * Starts watching a page lookup (`cache.page`), when spans are recorded or the panel collects:
    * `undefined` otherwise, and then the page cache does nothing more for observability.
    */
-  watchPage(origin: string, attributes: Attributes): PageWatch | undefined {
+  watchPage(origin: string, cache: Cache, early = false): PageWatch | undefined {
     if (!this.observing) return undefined;
-    const span = this.tracer?.active ? this.tracer.start('cache.page', attributes) : undefined;
+    const span = this.tracer?.active
+      ? this.tracer.start('cache.page', {
+          'cache.alias': cache.alias,
+          'cache.operation': 'page',
+          'cache.backend': cache.backendName,
+          ...(early ? { 'cache.page.early': true } : {}),
+        })
+      : undefined;
     return { span, origin };
   }
 
