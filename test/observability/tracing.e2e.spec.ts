@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
 import { Controller, Get, Injectable, Module, Param, type INestApplication } from '@nestjs/common';
-import { context, trace, SpanKind } from '@opentelemetry/api';
+import { context, trace, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   BasicTracerProvider,
@@ -14,7 +14,15 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { Cacheable, CacheModule, CachePage, Caches, type CacheModuleOptions } from '../../lib/index.js';
+import {
+  CacheBackendError,
+  Cacheable,
+  CacheModule,
+  CachePage,
+  Caches,
+  MISS,
+  type CacheModuleOptions,
+} from '../../lib/index.js';
 import { ADAPTERS, startApp } from '../http/app/http-app.js';
 
 const exporter = new InMemorySpanExporter();
@@ -56,9 +64,51 @@ class TracedController {
   }
 }
 
-async function bootContext(options: CacheModuleOptions = {}) {
+/**
+ * A networked store whose client is instrumented, as ioredis is by @opentelemetry/instrumentation-ioredis:
+ * each command starts a span of its own under the active context. Fails on keys holding `down:`.
+ */
+class InstrumentedStore {
+  private readonly data = new Map<string, unknown>();
+  private readonly client = trace.getTracer('instrumented-client');
+
+  private command<T>(name: string, key: string, run: () => T): Promise<T> {
+    return this.client.startActiveSpan(`client ${name}`, async (span) => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      span.end();
+      if (key.includes('down:')) throw new Error('connection reset');
+      return run();
+    });
+  }
+
+  get(key: string) {
+    return this.command('get', key, () => (this.data.has(key) ? this.data.get(key) : MISS));
+  }
+  set(key: string, value: unknown) {
+    return this.command('set', key, () => void this.data.set(key, value));
+  }
+  add(key: string, value: unknown) {
+    return this.command('add', key, () => !this.data.has(key) && (this.data.set(key, value), true));
+  }
+  delete(key: string) {
+    return this.command('del', key, () => this.data.delete(key));
+  }
+  touch(key: string) {
+    return this.command('touch', key, () => this.data.has(key));
+  }
+  clear() {
+    return this.command('flush', '', () => this.data.clear());
+  }
+}
+
+async function bootContext(options: CacheModuleOptions = {}, backend: 'locmem' | typeof InstrumentedStore = 'locmem') {
   @Module({
-    imports: [CacheModule.forRoot({ default: { backend: 'locmem', location: `tracing-${Math.random()}` } }, options)],
+    imports: [
+      CacheModule.forRoot(
+        { default: backend === 'locmem' ? { backend, location: `tracing-${Math.random()}` } : { backend } },
+        options,
+      ),
+    ],
     providers: [RecipesService],
   })
   class AppModule {}
@@ -109,6 +159,20 @@ describe('OpenTelemetry spans', () => {
     await expect(app.get(Caches).default.incr('absent')).rejects.toThrow("Key 'absent' not found");
     // A missing key is an answer, not a failure of the store: the span is fine, and a miss.
     expect(spans('cache.incr')[0]!.attributes['cache.hit']).toBe(false);
+  });
+
+  it("hold the spans of an instrumented client (ioredis, memjs) and mark a backend's failure", async () => {
+    app = await bootContext({}, InstrumentedStore);
+    const cache = app.get(Caches).default;
+    await cache.get('k');
+    const get = spans('cache.get')[0]!;
+    expect(get.attributes['cache.backend']).toBe('InstrumentedStore');
+    expect(parentOf(spans('client get')[0]!)).toBe(get.spanContext().spanId);
+
+    await expect(cache.get('down:k')).rejects.toThrow(CacheBackendError);
+    const failed = spans('cache.get')[1]!;
+    expect(failed.status).toEqual({ code: SpanStatusCode.ERROR, message: 'connection reset' });
+    expect(failed.events.map((event) => event.name)).toEqual(['exception']);
   });
 
   it('give getOrSet a span of its own, parent of its commands: a miss, then a hit', async () => {
