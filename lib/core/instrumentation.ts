@@ -21,7 +21,7 @@ function answerOf<T>(call: () => Awaitable<T>): Awaitable<T> {
   }
 }
 
-/** A command being watched: its span, the request whose panel lists it, and when it started. */
+/** A command being watched (spans recorded, or the panel collecting): its span, if any, and when it started. */
 interface Watch {
   span: Span | undefined;
   started: number;

@@ -61,14 +61,14 @@ export class CacheObservability implements OnModuleInit, OnApplicationShutdown {
     name: string,
     origin: string,
     attributes: Attributes,
-    work: (span: Span | undefined) => Promise<T>,
+    work: () => Promise<T>,
     hit?: (ran: boolean, result: T) => boolean | undefined,
   ): Promise<T> {
     const scope: CallScope = { request: this.scopes.getStore()?.request, origin, ran: false };
     const tracer = this.tracer?.active ? this.tracer : undefined;
-    if (tracer === undefined) return this.scopes.run(scope, () => work(undefined));
+    if (tracer === undefined) return this.scopes.run(scope, work);
     return tracer.span(name, attributes, async (span) => {
-      const result = await this.scopes.run(scope, () => work(span));
+      const result = await this.scopes.run(scope, work);
       const found = hit?.(scope.ran, result);
       if (found !== undefined) span.setAttribute('cache.hit', found);
       return result;
