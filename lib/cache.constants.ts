@@ -41,3 +41,6 @@ export const CACHE_OPERATIONS = Symbol('nestjs-caches:operations');
 export const CACHE_WRAPPER_SLOT = Symbol('nestjs-caches:wrapper-slot');
 /** The class defaults of `@CacheConfig`. */
 export const CACHE_CONFIG = Symbol('nestjs-caches:cache-config');
+
+/** Holds the app's `CacheObservability` (spans and the panel), or `null` when there is neither. */
+export const CACHE_OBSERVABILITY = Symbol('nestjs-caches:observability');

@@ -1,10 +1,11 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule, HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import {
   ASYNC_CONFIG,
   CACHE_HTTP_OPTIONS,
   CACHE_INVALIDATION_OPTIONS,
   CACHE_METRICS_OPTIONS,
+  CACHE_OBSERVABILITY,
   CACHES_CONFIG,
   EARLY_REFRESH_RANDOM,
   getCacheToken,
@@ -23,6 +24,8 @@ import { unknownAliasError } from './core/errors.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import { CacheHealthIndicator } from './observability/cache.health.js';
 import { CacheMetrics } from './observability/cache-metrics.js';
+import type { CacheObservability } from './observability/cache-observability.js';
+import { createObservability } from './observability/resolve-observability.js';
 import { resolveMetricsOptions } from './observability/resolve-metrics-options.js';
 import type {
   CacheModuleAsyncConfig,
@@ -51,6 +54,11 @@ export class CacheModule {
       { provide: CACHE_HTTP_OPTIONS, useFactory: () => resolveHttpOptions(options) },
       { provide: CACHE_INVALIDATION_OPTIONS, useFactory: () => resolveInvalidationOptions(options?.invalidation) },
       { provide: CACHE_METRICS_OPTIONS, useFactory: () => resolveMetricsOptions(options.metrics) },
+      {
+        provide: CACHE_OBSERVABILITY,
+        useFactory: (adapterHost: HttpAdapterHost) => createObservability(options, adapterHost),
+        inject: [HttpAdapterHost],
+      },
     ];
     return CacheModule.assemble(config, Object.keys(caches ?? {}), [], options.site !== undefined);
   }
@@ -84,6 +92,12 @@ export class CacheModule {
         useFactory: (resolved: CacheModuleAsyncConfig) => resolveMetricsOptions(resolved.metrics),
         inject: [ASYNC_CONFIG],
       },
+      {
+        provide: CACHE_OBSERVABILITY,
+        useFactory: (resolved: CacheModuleAsyncConfig, adapterHost: HttpAdapterHost) =>
+          createObservability(resolved, adapterHost),
+        inject: [ASYNC_CONFIG, HttpAdapterHost],
+      },
     ];
     const aliases = ['default', ...(options.aliases ?? []), ...aliasesNamedByInjectCache()];
     return CacheModule.assemble(config, aliases, options.imports ?? [], true);
@@ -103,11 +117,16 @@ export class CacheModule {
     }));
     const registry: Provider = {
       provide: Caches,
-      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef, container: ModulesContainer) => {
+      useFactory: (
+        entries: ResolvedCacheEntry[],
+        moduleRef: ModuleRef,
+        container: ModulesContainer,
+        observability: CacheObservability | null,
+      ) => {
         checkInjectedAliases(entries, container); // before any store connects
-        return Caches.create(entries, moduleRef);
+        return Caches.create(entries, moduleRef, observability);
       },
-      inject: [CACHES_CONFIG, ModuleRef, ModulesContainer],
+      inject: [CACHES_CONFIG, ModuleRef, ModulesContainer, CACHE_OBSERVABILITY],
     };
     return {
       module: CacheModule,

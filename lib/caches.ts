@@ -6,6 +6,7 @@ import { withCircuitBreaker } from './core/circuit-breaker.js';
 import { CacheBackendError, CacheConfigError } from './core/errors.js';
 import { CacheInstrumentation } from './core/instrumentation.js';
 import { Flights } from './core/flights.js';
+import type { CacheObservability } from './observability/cache-observability.js';
 import { backendLeaseStore, lockKeyMaker } from './stampede/lease-store.js';
 import { StampedeGuard } from './stampede/stampede-guard.js';
 import type { CacheBackend } from './interfaces/cache-backend.interface.js';
@@ -20,8 +21,9 @@ function guarded(entry: ResolvedCacheEntry, backend: CacheBackend): CacheBackend
 }
 
 /** One alias's `Cache`, with its instrumentation and its `getOrSet` strategy (the stampede guard). */
-function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend): Cache {
-  const instrumentation = new CacheInstrumentation(entry.alias, !backend.inProcess);
+function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend, observability: CacheObservability | null): Cache {
+  const backendName = typeof entry.backend === 'string' ? entry.backend : entry.backend.name || 'custom';
+  const instrumentation = new CacheInstrumentation(entry.alias, !backend.inProcess, backendName, observability);
   const leases = backendLeaseStore(
     backend,
     lockKeyMaker(entry),
@@ -55,7 +57,11 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
    * Builds every alias's backend (tiered aliases last: they chain the others), then waits for
    * their first connections, all at once.
    */
-  static async create(entries: readonly ResolvedCacheEntry[], moduleRef: ModuleRef): Promise<Caches> {
+  static async create(
+    entries: readonly ResolvedCacheEntry[],
+    moduleRef: ModuleRef,
+    observability: CacheObservability | null = null,
+  ): Promise<Caches> {
     const backends = new Map<string, CacheBackend>();
     const context: BackendContext = {
       moduleRef,
@@ -72,7 +78,9 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     const ordered = [...entries].sort((a, b) => Number(a.backend === 'tiered') - Number(b.backend === 'tiered'));
     for (const entry of ordered) backends.set(entry.alias, guarded(entry, await createBackend(entry, context)));
     await Promise.all([...backends.values()].map((backend) => backend.connected?.()));
-    const byAlias = new Map(entries.map((entry) => [entry.alias, buildCache(entry, backends.get(entry.alias)!)]));
+    const byAlias = new Map(
+      entries.map((entry) => [entry.alias, buildCache(entry, backends.get(entry.alias)!, observability)]),
+    );
     return new Caches(byAlias, [...backends.values()]);
   }
 

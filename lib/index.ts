@@ -30,6 +30,8 @@ export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/c
 export { CacheHealthIndicator, type CacheHealthOptions, type CacheHealthResult } from './observability/cache.health.js';
 export { CacheMetrics } from './observability/cache-metrics.js';
 export type { CacheMetricsOptions, PrometheusRegistry } from './interfaces/cache-metrics-options.interface.js';
+export type { CachePanelOptions, CacheTracingOptions } from './interfaces/observability-options.interface.js';
+export type { PanelCall, PanelRequest } from './observability/cache-panel.js';
 export {
   CACHE_COMMAND_CHANNEL,
   CACHE_LOCK_WAIT_CHANNEL,

@@ -11,6 +11,9 @@ import { RequestTimings } from './timing/request-timing.js';
 const databasePath = () => process.env.SAMPLE_DB_PATH ?? join('sample', 'data', 'recipes.sqlite');
 const cacheDirectory = () => process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-caches-sample');
 
+/** The cache panel, as Django's debug toolbar: in development only (the module refuses it in production). */
+export const showsCachePanel = () => process.env.NODE_ENV !== 'production';
+
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -30,6 +33,8 @@ const cacheDirectory = () => process.env.CACHE_DIR ?? join(tmpdir(), 'nestjs-cac
         },
         // SITE_CACHE=1 turns on the per-site cache: every GET route is page-cached for 30 seconds.
         site: process.env.SITE_CACHE === '1' ? { timeout: 30 } : undefined,
+        // Every page lists its cache calls (bottom right); also as JSON at the X-Cache-Panel header's path.
+        panel: showsCachePanel(),
       }),
     }),
     RecipesModule,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import nunjucks from 'nunjucks';
 import { Caches, registerNunjucksCache } from '../lib/index.js';
+import { showsCachePanel } from './app.module.js';
 import { RequestTimings } from './timing/request-timing.js';
 
 /**
@@ -16,6 +17,7 @@ export function configureApp(app: NestExpressApplication): void {
     express: app.getHttpAdapter().getInstance(),
   });
   registerNunjucksCache(environment, app.get(Caches));
+  environment.addGlobal('cachePanel', showsCachePanel());
   // `{% set recipes = loadRecipes | resolve %}`: a view asks for its data only when it renders
   // that part, so a fragment served from the cache runs no query (as Django's lazy querysets).
   environment.addFilter(

@@ -6,7 +6,7 @@ import type { CacheStats } from './cache-stats.js';
 import { completeBackend, type CompleteBackend } from './complete-backend.js';
 import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
-import { PlainGetOrSet, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
+import { PlainGetOrSet, valueOf, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
 import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
@@ -20,15 +20,6 @@ const HEALTH_KEY = '__nestjs_caches_health__';
 const HEALTH_TTL_MS = 10_000;
 
 const found = (value: unknown): boolean => value !== MISS;
-
-/** What a backend call answered; a synchronous throw becomes a rejection, recorded like any failure. */
-function answerOf<T>(call: () => T | Promise<T>): T | Promise<T> {
-  try {
-    return call();
-  } catch (error) {
-    return Promise.reject(error);
-  }
-}
 
 /**
  * One named store: Django's cache API, in camelCase and async, over a backend's primitives:
@@ -93,12 +84,7 @@ export class Cache {
     const made = this.validKey(key, version);
     let value: unknown;
     try {
-      value = this.instruments.timed(
-        'get',
-        key,
-        answerOf(() => this.backend.get(made)),
-        found,
-      );
+      value = this.instruments.timed('get', key, () => this.backend.get(made), found);
       // The hottest call: a value answered at once (locmem, a tiered L1 hit) is not awaited, which
       // would cost a turn of the microtask queue.
       if (value instanceof Promise) value = await value;
@@ -148,7 +134,18 @@ export class Cache {
     version?: number,
     options?: GetOrSetOptions<T>,
   ): Promise<T> {
-    return this.strategy.getOrSet(key, valueOrFactory, timeout, version, options);
+    if (!this.instruments.tracing) return this.strategy.getOrSet(key, valueOrFactory, timeout, version, options);
+    let computed = false;
+    const counted = () => {
+      computed = true;
+      return valueOf(valueOrFactory);
+    };
+    return this.instruments.spanned(
+      'getOrSet',
+      key,
+      () => this.strategy.getOrSet(key, counted, timeout, version, options),
+      () => !computed,
+    );
   }
 
   async has(key: string, version?: number): Promise<boolean> {
@@ -166,12 +163,7 @@ export class Cache {
     }
     let result: number | bigint | typeof MISS;
     try {
-      result = await this.instruments.timed(
-        'incr',
-        key,
-        answerOf(() => this.backend.incr(made, delta)),
-        found,
-      );
+      result = await this.instruments.timed('incr', key, () => this.backend.incr(made, delta), found);
     } catch (error) {
       throw this.instruments.failure(error, 'incr', key); // even with ignoreErrors: no count to invent
     }
@@ -285,6 +277,11 @@ export class Cache {
     await this.backend.close?.();
   }
 
+  /** The backend's name, as spans give it in `cache.backend` (`redis`, `locmem`, a custom class's name). */
+  get backendName(): string {
+    return this.instruments.backendName;
+  }
+
   /** The alias's counters since the process started (see `CacheStats`). */
   stats(): CacheStats {
     return this.instruments.stats();
@@ -328,7 +325,7 @@ export class Cache {
     hitOf?: (result: T) => boolean,
   ): Promise<T> {
     try {
-      return await this.instruments.timed(operation, key, answerOf(run), hitOf);
+      return await this.instruments.timed(operation, key, run, hitOf);
     } catch (error) {
       return this.failedWith(fallback, error, operation, key);
     }

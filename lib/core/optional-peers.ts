@@ -6,7 +6,7 @@ import { CacheConfigError } from './errors.js';
  * are optional too, but only the app imports them: the fragment tag and the health indicator
  * work on what the app hands them.)
  */
-export type OptionalPeer = 'ioredis' | 'memjs' | 'typeorm' | '@nestjs/typeorm' | 'prom-client';
+export type OptionalPeer = 'ioredis' | 'memjs' | 'typeorm' | '@nestjs/typeorm' | 'prom-client' | '@opentelemetry/api';
 
 /**
  * Checks at boot that the peers a configured feature needs can be imported, so that a missing
@@ -36,6 +36,19 @@ export async function requirePeers(subject: string, peers: readonly OptionalPeer
   throw new CacheConfigError(`${subject}, which needs ${names.join(' and ')}: npm install ${names.join(' ')}`, {
     cause,
   });
+}
+
+/**
+ * The peer's module if the app has it installed, else `undefined`: for features that are on
+ * whenever their peer is there (spans, with `@opentelemetry/api`).
+ */
+export async function loadOptionalPeer<T>(peer: OptionalPeer): Promise<T | undefined> {
+  try {
+    return (await import(peer)) as T;
+  } catch (error) {
+    if (isNotFound(error, peer)) return undefined;
+    throw error;
+  }
 }
 
 /** Node's "Cannot find package 'memjs' imported from ..." (ESM) or "Cannot find module 'memjs'" (CommonJS). */

@@ -1,8 +1,9 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
-import { of, tap, type Observable } from 'rxjs';
+import { Observable, of, tap } from 'rxjs';
 import type { Cache } from '../core/cache.js';
+import type { PageWatch } from '../observability/cache-observability.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { hostIsAllowed } from './allowed-hosts.js';
 import {
@@ -30,6 +31,8 @@ interface RoutePlan {
   vary: string[];
   /** Nothing but the page cache stands between the router and the handler: hits may skip the pipeline. */
   answersBeforeRouting: boolean;
+  /** What makes the page's cache calls, as the panel lists it: `@CachePage` or `site cache`. */
+  origin: string;
 }
 
 /**
@@ -74,8 +77,29 @@ export class CachePageInterceptor implements NestInterceptor {
       plan.neverCache || plan.cacheControl || plan.vary.length > 0
         ? next.handle().pipe(tap(() => adapter.headersSent(response) || applyHeaderDecorators(plan, headers)))
         : next.handle();
-    let rule = plan.page;
+    const rule = plan.page;
     if (rule === undefined) return run();
+    const observability = this.pageCache.observability;
+    const watch = observability?.watchPage(plan.origin, this.pageCache.caches.get(rule.cache));
+    if (watch === undefined) return this.lookUp(plan, rule, adapter, request, response, run, undefined);
+    const handled = await observability!.inPage(watch, () =>
+      this.lookUp(plan, rule, adapter, request, response, run, watch),
+    );
+    // The handler of a page being computed runs under the page's span.
+    return new Observable((subscriber) => observability!.underPage(watch, () => handled.subscribe(subscriber)));
+  }
+
+  private async lookUp(
+    plan: RoutePlan,
+    planned: PageRule,
+    adapter: PageAdapter,
+    request: object,
+    response: object,
+    run: () => Observable<unknown>,
+    watch: PageWatch | undefined,
+  ): Promise<Observable<unknown>> {
+    let rule = planned;
+    const headers = adapter.headersOf(response);
     const started = performance.now();
     const described = adapter.describe(request);
     if (
@@ -84,13 +108,13 @@ export class CachePageInterceptor implements NestInterceptor {
       // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
       (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
     ) {
-      this.mark(headers, 'BYPASS', performance.now() - started);
+      this.mark(headers, 'BYPASS', performance.now() - started, watch);
       return run();
     }
     const cache = this.pageCache.caches.get(rule.cache);
     const versioned = await this.pageCache.versioned(cache, rule, request);
     if (versioned === undefined) {
-      this.mark(headers, 'BYPASS', performance.now() - started);
+      this.mark(headers, 'BYPASS', performance.now() - started, watch);
       return run();
     }
     rule = versioned;
@@ -107,6 +131,7 @@ export class CachePageInterceptor implements NestInterceptor {
       if (computing !== undefined && page !== undefined) {
         // Another request is recomputing this page: the old one answers meanwhile.
         this.pageCache.answer(adapter, response, page, described, started, 'STALE');
+        this.pageCache.observability?.endPage(watch, 'STALE');
         cache.recordStaleServe(described.url, 'page');
         this.pageCache.markAnswered(response);
         return of(undefined);
@@ -123,11 +148,12 @@ export class CachePageInterceptor implements NestInterceptor {
     }
     if (page !== undefined) {
       this.pageCache.answer(adapter, response, page, described, started, 'HIT');
+      this.pageCache.observability?.endPage(watch, 'HIT');
       this.pageCache.markAnswered(response);
       return of(undefined);
     }
-    this.capture(adapter, cache, rule, request, response, described, credentials, started, flight);
-    if (plan.answersBeforeRouting) this.pageCache.learnRoute(described, rule);
+    this.capture(adapter, cache, rule, request, response, described, credentials, started, flight, watch);
+    if (plan.answersBeforeRouting) this.pageCache.learnRoute(described, rule, plan.origin);
     return run();
   }
 
@@ -142,6 +168,7 @@ export class CachePageInterceptor implements NestInterceptor {
     credentials: RequestCredentials,
     started: number,
     flight: string | undefined,
+    watch: PageWatch | undefined,
   ): void {
     let settle!: () => void;
     const over = new Promise<void>((resolve) => (settle = resolve));
@@ -149,8 +176,12 @@ export class CachePageInterceptor implements NestInterceptor {
     adapter.onClose(response, settle);
     const lookupMs = performance.now() - started;
     adapter.capture(request, response, (captured) => {
-      const { outcome, stored } = this.pageCache.keep(cache, rule, described, credentials, captured);
-      this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs);
+      const { outcome, stored } = this.pageCache.observability
+        ? this.pageCache.observability.inPage(watch, () =>
+            this.pageCache.keep(cache, rule, described, credentials, captured),
+          )
+        : this.pageCache.keep(cache, rule, described, credentials, captured);
+      this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs, watch);
       if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
         captured.notModified();
       }
@@ -159,7 +190,8 @@ export class CachePageInterceptor implements NestInterceptor {
   }
 
   /** Says what the cache did, and how long its lookup took (`Server-Timing`, for browser dev tools). */
-  private mark(headers: HeaderAccess, status: CacheStatus, lookupMs: number): void {
+  private mark(headers: HeaderAccess, status: CacheStatus, lookupMs: number, watch: PageWatch | undefined): void {
+    this.pageCache.observability?.endPage(watch, status);
     headers.set(this.pageCache.statusHeader, status);
     const timing = serverTiming(status, lookupMs);
     const existing = headers.get('server-timing');
@@ -183,9 +215,10 @@ export class CachePageInterceptor implements NestInterceptor {
   private readPlan(controller: object, handler: object): RoutePlan | null {
     const targets = [controller, handler] as Array<() => void>;
     const neverCache = this.reflector.getAllAndOverride<boolean>(NEVER_CACHE_METADATA, targets) === true;
-    const declared = neverCache
+    const own = neverCache
       ? undefined
-      : (this.reflector.getAllAndOverride<PageRule>(CACHE_PAGE_METADATA, targets.slice().reverse()) ?? this.siteRule());
+      : this.reflector.getAllAndOverride<PageRule | undefined>(CACHE_PAGE_METADATA, targets.slice().reverse());
+    const declared = neverCache ? undefined : (own ?? this.siteRule());
     const page = declared && this.pageCache.scopedRule(declared, controller, handler);
     const directives = this.reflector.getAll<Array<CacheControlDirectives | undefined>>(
       CACHE_CONTROL_METADATA,
@@ -203,7 +236,8 @@ export class CachePageInterceptor implements NestInterceptor {
       page.dependsOn === undefined &&
       this.pageCache.answersBeforeRouting &&
       this.onlyPageCacheRuns(controller, handler);
-    return { page, neverCache, cacheControl, vary, answersBeforeRouting };
+    const origin = own === undefined ? 'site cache' : '@CachePage';
+    return { page, neverCache, cacheControl, vary, answersBeforeRouting, origin };
   }
 }
 

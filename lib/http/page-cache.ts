@@ -13,7 +13,8 @@ import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-ada
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { recordWireMethods } from './adapters/wire-method.js';
-import { CACHE_HTTP_OPTIONS } from '../cache.constants.js';
+import { CACHE_HTTP_OPTIONS, CACHE_OBSERVABILITY } from '../cache.constants.js';
+import type { CacheObservability } from '../observability/cache-observability.js';
 import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {
@@ -88,7 +89,7 @@ export class PageCache implements OnModuleInit {
    * Method and URL of routes that run nothing but the page cache, with their rule: their hits
    * skip the pipeline.
    */
-  private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string }>();
+  private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string; origin: string }>();
   /** Why Nest may route one method and URL to several handlers here, if it may; see `sharedUrlsOf`. */
   private sharedUrls: string | undefined;
   /** Each controller's part of its pages' keys, once handlers may share URLs: names and routing, made unique. */
@@ -103,6 +104,8 @@ export class PageCache implements OnModuleInit {
     private readonly adapterHost: HttpAdapterHost,
     private readonly moduleRef: ModuleRef,
     private readonly modulesContainer: ModulesContainer,
+    /** Spans and the panel, for `cache.page`; `null` when there are neither. */
+    @Inject(CACHE_OBSERVABILITY) readonly observability: CacheObservability | null,
   ) {
     this.statusHeader = options.statusHeader ?? 'X-Cache';
     if (options.site !== undefined) caches.get(options.site.cache ?? 'default'); // names the aliases if absent
@@ -247,11 +250,11 @@ export class PageCache implements OnModuleInit {
    * Remembers that hits of this method and URL may be answered before routing, under this rule.
    * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
    */
-  learnRoute(request: PageRequest, rule: PageRule): void {
+  learnRoute(request: PageRequest, rule: PageRule, origin: string): void {
     const route = `${request.method} ${request.address}`;
     if (this.earlyRoutes.has(route)) return;
     if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
-    this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request) });
+    this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request), origin });
   }
 
   /**
@@ -266,14 +269,22 @@ export class PageCache implements OnModuleInit {
     const route = this.earlyRoutes.get(`${described.method} ${described.address}`);
     if (route === undefined) return false;
     const started = performance.now();
-    const page = await this.lookup(this.caches.get(route.rule.cache), route.rule, described, route.urlHash);
-    if (page === undefined || isStale(page)) return false;
+    const cache = this.caches.get(route.rule.cache);
+    // Its span says MISS when the pipeline takes the request on: its own page span gives the outcome.
+    const watch = this.observability?.watchPage(route.origin, cache, true);
+    const page = await (watch === undefined
+      ? this.lookup(cache, route.rule, described, route.urlHash)
+      : this.observability!.inPage(watch, () => this.lookup(cache, route.rule, described, route.urlHash)));
     const credentials = {
       authorization: described.header('authorization') !== undefined,
       cookie: described.header('cookie') !== undefined,
     };
-    if (!mayServe(page, credentials)) return false;
+    if (page === undefined || isStale(page) || !mayServe(page, credentials)) {
+      this.observability?.endPage(watch, 'MISS');
+      return false;
+    }
     this.answer(adapter, response as object, page, described, started, 'HIT');
+    this.observability?.endPage(watch, 'HIT');
     return true;
   }
 

@@ -4,8 +4,9 @@ import { checkKnownFields } from '../core/known-fields.js';
 import type { CacheModuleOptions } from '../interfaces/cache-options.interface.js';
 
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
-// `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions.
-const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation', 'metrics'];
+// `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions,
+// `tracing` and `panel` by createObservability.
+const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation', 'metrics', 'tracing', 'panel'];
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 

@@ -6,6 +6,7 @@ import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
 import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
 import type { InvalidationOptions } from './invalidation-options.interface.js';
+import type { CachePanelOptions, CacheTracingOptions } from './observability-options.interface.js';
 
 export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered';
 
@@ -229,6 +230,13 @@ export interface CacheModuleOptions {
   invalidation?: InvalidationOptions | false;
   /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
   metrics?: CacheMetricsOptions;
+  /**
+   * OpenTelemetry spans, recorded when `@opentelemetry/api` is installed and a tracer provider is
+   * registered (no option needed); `{ recordKeys: true }` adds keys, `false` turns spans off.
+   */
+  tracing?: CacheTracingOptions | false;
+  /** The per-request cache panel and `Server-Timing` totals (off; refused under NODE_ENV=production unless forced). */
+  panel?: boolean | CachePanelOptions;
 }
 
 /**

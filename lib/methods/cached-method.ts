@@ -17,6 +17,7 @@ import type {
   MethodCacheOperation,
 } from './method-cache-options.interface.js';
 import type { MethodWrapper } from './trampoline.js';
+import type { CacheObservability } from '../observability/cache-observability.js';
 
 /** What a wrapper needs besides the operations: where it runs and with what. */
 export interface CachedMethodContext {
@@ -27,6 +28,8 @@ export interface CachedMethodContext {
   classDefaults: CacheConfigOptions;
   caches: Caches;
   random: () => number;
+  /** Spans and the panel; `null` when there are neither. */
+  observability?: CacheObservability | null;
 }
 
 /** One operation resolved at wiring: its alias, key function and timeout. */
@@ -46,8 +49,19 @@ interface Resolved<O> {
  */
 export function buildCachedMethod(
   operations: readonly MethodCacheOperation[],
-  context: CachedMethodContext,
+  methodContext: CachedMethodContext,
 ): MethodWrapper {
+  const { observability } = methodContext;
+  // A run of the method itself is what makes a call a miss, in its span and in the panel.
+  const context: CachedMethodContext = !observability
+    ? methodContext
+    : {
+        ...methodContext,
+        original: function (this: unknown, ...args: unknown[]) {
+          observability.markRan();
+          return methodContext.original.apply(this, args);
+        },
+      };
   const resolve = <O extends CacheableOptions | CachePutOptions | CacheEvictOptions>(options: O): Resolved<O> => {
     const cache = context.caches.get(options.cache ?? context.classDefaults.cache ?? 'default');
     const makeKey = (key: string) => cache.makeKey(key);
@@ -75,14 +89,34 @@ export function buildCachedMethod(
   const { instance, original } = context;
   const invoke =
     cacheable === undefined ? (args: unknown[]) => original.apply(instance, args) : cacheableCall(cacheable, context);
-  if (puts.length === 0 && evictions.length === 0) return invoke;
-  return async (args) => {
-    for (const eviction of evictBefore) await evict(eviction, args);
-    const result = await invoke(args);
-    for (const put of puts) await store(put, result, args);
-    for (const eviction of evictAfter) await evict(eviction, args);
-    return result;
+  const wrapper: MethodWrapper =
+    puts.length === 0 && evictions.length === 0
+      ? invoke
+      : async (args) => {
+          for (const eviction of evictBefore) await evict(eviction, args);
+          const result = await invoke(args);
+          for (const put of puts) await store(put, result, args);
+          for (const eviction of evictAfter) await evict(eviction, args);
+          return result;
+        };
+  if (!observability) return wrapper;
+  const first = cacheable ?? puts[0] ?? evictions[0]!;
+  const decorator = cacheable ? '@Cacheable' : puts.length > 0 ? '@CachePut' : '@CacheEvict';
+  const origin = `${decorator} ${context.className}.${context.methodName}`;
+  const attributes = {
+    'cache.alias': first.cache.alias,
+    'cache.operation': 'method',
+    'cache.backend': first.cache.backendName,
+    'cache.decorator': decorator,
+    'code.namespace': context.className,
+    'code.function': context.methodName,
   };
+  // `cache.hit` when the method did not run: only `@Cacheable` answers from the cache.
+  const hitOf = (ran: boolean) => (cacheable === undefined ? undefined : !ran);
+  return (args) =>
+    observability.observing
+      ? observability.observe('cache.method', origin, attributes, async () => wrapper(args), hitOf)
+      : wrapper(args);
 }
 
 /**

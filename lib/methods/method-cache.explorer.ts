@@ -5,6 +5,8 @@ import { buildCachedMethod } from './cached-method.js';
 import { CACHE_CONFIG, CACHE_OPERATIONS, CACHE_WRAPPER_SLOT, EARLY_REFRESH_RANDOM } from '../cache.constants.js';
 import type { CacheConfigOptions, MethodCacheOperation } from './method-cache-options.interface.js';
 import type { MethodWrapper } from './trampoline.js';
+import type { CacheObservability } from '../observability/cache-observability.js';
+import { CACHE_OBSERVABILITY } from '../cache.constants.js';
 
 /**
  * Wires the cache decorators at module init: for each provider and controller instance with
@@ -19,6 +21,7 @@ export class MethodCacheExplorer implements OnModuleInit {
     private readonly scanner: MetadataScanner,
     private readonly caches: Caches,
     @Inject(EARLY_REFRESH_RANDOM) private readonly random: () => number,
+    @Inject(CACHE_OBSERVABILITY) private readonly observability: CacheObservability | null,
   ) {}
 
   onModuleInit(): void {
@@ -67,6 +70,7 @@ export class MethodCacheExplorer implements OnModuleInit {
       classDefaults: (Reflect.getMetadata(CACHE_CONFIG, type) as CacheConfigOptions | undefined) ?? {},
       caches: this.caches,
       random: this.random,
+      observability: this.observability,
     });
     Object.defineProperty(instance, slot, { value: wrapper, enumerable: false });
   }

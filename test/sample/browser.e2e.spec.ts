@@ -94,4 +94,34 @@ describe('the showcase in Chromium', () => {
     mkdirSync(screenshots, { recursive: true });
     await page.screenshot({ path: join(screenshots, 'showcase.png'), fullPage: true });
   });
+
+  it("shows each page's cache calls in the cache panel, hits and misses, and who made them", async () => {
+    await visit(page, `${url}/pages/recipes/2`);
+    await visit(page, `${url}/pages/low-level`);
+    const panel = page.locator('#cache-panel');
+    await panel.waitFor();
+    expect(await panel.locator('strong').textContent()).toMatch(/^Cache: \d+ calls, \d+ hits, [\d.]+ ms$/);
+    const rows = await panel
+      .locator('tr')
+      .evaluateAll((trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.every(([alias]) => alias === 'default' || alias === 'filesystem')).toBe(true);
+    expect(rows.some(([, operation, , result]) => operation === 'get' && (result === 'hit' || result === 'miss'))).toBe(
+      true,
+    );
+
+    // A page served from the page cache lists this request's calls, not those of the miss that stored it.
+    expect(xCache(await visit(page, `${url}/pages/recipes/2`))).toBe('HIT');
+    await page.locator('#cache-panel').waitFor();
+    const hitRows = await page
+      .locator('#cache-panel tr')
+      .evaluateAll((trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    // dependsOn's generations (one getMany), the URL's Vary list, the page: nothing else ran.
+    expect(hitRows.map(([, operation, , result, , by]) => [operation, result, by])).toEqual([
+      ['getMany', 'hit', '@CachePage'],
+      ['get', 'hit', '@CachePage'],
+      ['get', 'hit', '@CachePage'],
+    ]);
+    await page.screenshot({ path: fileURLToPath(new URL('../../docs/cache-panel.png', import.meta.url)) });
+  });
 });
