@@ -56,6 +56,7 @@ export type {
   DatabaseEntryOptions,
   DummyEntryOptions,
   FileSystemEntryOptions,
+  KeyvEntryOptions,
   LocMemEntryOptions,
   MemcachedEntryOptions,
   RedisClusterLocation,
