@@ -27,7 +27,9 @@ export function createKeyvBackend(entry: ResolvedCacheEntry): KeyvBackend {
     store instanceof Map ||
     (typeof store === 'object' &&
       store !== null &&
-      ['get', 'set', 'delete', 'clear'].every((name) => typeof (store as Record<string, unknown>)[name] === 'function'));
+      ['get', 'set', 'delete', 'clear'].every(
+        (name) => typeof (store as Record<string, unknown>)[name] === 'function',
+      ));
   if (!isAdapter) {
     throw new CacheConfigError(
       `caches.${entry.alias}.options.store must be a Keyv instance or a Keyv storage adapter (get, set, delete, clear), e.g. new Keyv() or new KeyvRedis('redis://127.0.0.1:6379'); got ${describeValue(store)}.`,

@@ -10,7 +10,16 @@ import { DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerSettings } from './circuit-
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
 
-export const BUILT_IN_BACKENDS = ['locmem', 'filesystem', 'dummy', 'database', 'memcached', 'redis', 'tiered', 'keyv'] as const;
+export const BUILT_IN_BACKENDS = [
+  'locmem',
+  'filesystem',
+  'dummy',
+  'database',
+  'memcached',
+  'redis',
+  'tiered',
+  'keyv',
+] as const;
 
 const ENTRY_FIELDS = new Set<string>([
   'backend',

@@ -6,7 +6,8 @@ import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
 import type { CacheModuleOptions } from './http-cache-options.interface.js';
 
-export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered' | 'keyv';
+export type BuiltInBackendName =
+  'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered' | 'keyv';
 
 /** A custom backend: a class whose constructor takes the alias's resolved entry. */
 export type CacheBackendClass = new (entry: ResolvedCacheEntry, context: BackendContext) => CacheBackend;
