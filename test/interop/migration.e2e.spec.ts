@@ -98,7 +98,7 @@ describe.each(ADAPTERS)('migrating from @nestjs/cache-manager on %s', (adapter) 
       expect((await request(url).get('/recipes/3').expect(200)).body.runs).toBe(first.body.runs + 1);
     });
 
-    it('gives the old code its milliseconds: cache-manager's ttl becomes the entry's timeout', async () => {
+    it("gives the old code its milliseconds: cache-manager's ttl becomes the entry's timeout", async () => {
       const manager = app.get<CacheManager>(CACHE_MANAGER);
       await manager.set('short', 'lived', 200); // milliseconds
       expect(await manager.get('short')).toBe('lived');
