@@ -16,7 +16,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 describe('docs/migrating-from-cache-manager.md', () => {
   it('shows the code these tests run, block for block', () => {
     const guide = readFileSync(`${root}docs/migrating-from-cache-manager.md`, 'utf8');
-    const shown = [...guide.matchAll(/<!-- (test\/interop\/migration\/[\w.-]+\.ts) -->\n```ts\n([\s\S]*?)```/g)];
+    const shown = [...guide.matchAll(/<!-- (test\/interop\/migration\/[\w.-]+\.ts) -->\n+```ts\n([\s\S]*?)```/g)];
     expect(shown.map(([, file]) => file)).toEqual([
       'test/interop/migration/before.module.ts',
       'test/interop/migration/after.module.ts',
