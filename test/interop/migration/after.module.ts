@@ -10,8 +10,10 @@ export class RecipesService {
     return { id, runs: ++this.runs };
   }
 
-  @CacheEvict('recipe:{0}')
-  async update(id: string) {}
+  @CacheEvict('recipe:{0}') // after the method succeeds
+  async update(id: string) {
+    return { updated: id };
+  }
 }
 
 /** What used to take CACHE_MANAGER: the `Cache` class is the token of the default alias. */
