@@ -2,16 +2,17 @@ import { Keyv, type KeyvStoreAdapter } from 'keyv';
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { checkOptionNames } from '../core/resolve-config.js';
-import { decodeValue, encodeValue } from '../core/serializer.js';
+import { decodeValue, encodeValue, isJsonExact } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { addDelta } from '../core/values.js';
 import { MISS, type CacheBackend, type Miss, type ValueWithTtl } from '../interfaces/cache-backend.interface.js';
 import type { ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 
-// Values are V8-serialized (structured clone, as every backend) and kept as base64 text: the one
-// form every Keyv store can hold (SQL text columns, redis strings, a Map).
+// Values are text, the one form every Keyv store holds (SQL text columns, redis strings, a Map):
+// JSON after a marker when JSON keeps them exactly (several times cheaper), else V8-serialized
+// (structured clone, as every backend) in base64, which starts with V8's version tag.
+const JSON_MARKER = 'J';
 const ENCODING = 'base64';
-// What the serialized bytes of any value start with: V8's version tag.
 const V8_VERSION_TAG_BASE64 = '/w';
 
 /**
@@ -68,8 +69,9 @@ export class KeyvBackend implements CacheBackend {
     this.inProcess = keyv.store instanceof Map;
   }
 
-  async get(key: string): Promise<unknown> {
-    return decodeStored(await this.keyv.get<string>(key), key);
+  // get and set hand on Keyv's promise (no async wrapper): one microtask less per call.
+  get(key: string): Promise<unknown> {
+    return this.keyv.get<string>(key).then((stored) => decodeStored(stored, key));
   }
 
   async getWithTtl(key: string): Promise<ValueWithTtl | Miss> {
@@ -88,12 +90,11 @@ export class KeyvBackend implements CacheBackend {
     return this.keyv.has(key);
   }
 
-  async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
-    if (ttlMs !== null && ttlMs <= 0) {
-      await this.keyv.delete(key);
-      return;
-    }
-    await this.keyv.set(key, encodeStored(value, key), keyvTtl(ttlMs));
+  set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
+    // Keyv's answer (true, or false from stores that refuse) says nothing the throw would not.
+    const answer =
+      ttlMs !== null && ttlMs <= 0 ? this.keyv.delete(key) : this.keyv.set(key, encodeStored(value, key), keyvTtl(ttlMs));
+    return answer as Promise<unknown> as Promise<void>;
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {
@@ -157,18 +158,20 @@ function keyvTtl(ttlMs: TtlMs): number | undefined {
 }
 
 function encodeStored(value: unknown, key: string): string {
+  if (isJsonExact(value)) return JSON_MARKER + JSON.stringify(value);
   return encodeValue(value, key).toString(ENCODING);
 }
 
 function decodeStored(stored: unknown, key: string): unknown {
   if (stored === undefined || stored === null) return MISS;
-  if (typeof stored !== 'string' || !stored.startsWith(V8_VERSION_TAG_BASE64)) {
+  const isJson = typeof stored === 'string' && stored.startsWith(JSON_MARKER);
+  if (!isJson && (typeof stored !== 'string' || !stored.startsWith(V8_VERSION_TAG_BASE64))) {
     throw new CacheValueError(
       `Value of key '${key}' was not written by nestjs-caches (it is not a serialized value); another Keyv client uses the same namespace. Give the alias a Keyv namespace of its own.`,
     );
   }
   try {
-    return decodeValue(Buffer.from(stored, ENCODING));
+    return isJson ? JSON.parse(stored.slice(JSON_MARKER.length)) : decodeValue(Buffer.from(stored, ENCODING));
   } catch (error) {
     throw new CacheValueError(`Value of key '${key}' cannot be decoded: ${(error as Error).message}.`, {
       cause: error,
