@@ -93,7 +93,9 @@ export class KeyvBackend implements CacheBackend {
   set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
     // Keyv's answer (true, or false from stores that refuse) says nothing the throw would not.
     const answer =
-      ttlMs !== null && ttlMs <= 0 ? this.keyv.delete(key) : this.keyv.set(key, encodeStored(value, key), keyvTtl(ttlMs));
+      ttlMs !== null && ttlMs <= 0
+        ? this.keyv.delete(key)
+        : this.keyv.set(key, encodeStored(value, key), keyvTtl(ttlMs));
     return answer as Promise<unknown> as Promise<void>;
   }
 

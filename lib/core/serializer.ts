@@ -43,9 +43,9 @@ export function isJsonExact(value: unknown, depth = 0): boolean {
         for (let i = 0; i < value.length; i++) if (!(i in value) || !isJsonExact(value[i], depth + 1)) return false;
         return true;
       }
-      const prototype = Object.getPrototypeOf(value) as unknown;
-      if (prototype !== Object.prototype && prototype !== null) return false;
-      for (const key in value) {
+      if (!isPlainObject(value)) return false;
+      for (const key of Object.keys(value)) {
+        // An own `__proto__` key is rare and easy to turn into a prototype: V8 keeps it exactly.
         if (key === '__proto__' || !isJsonExact((value as Record<string, unknown>)[key], depth + 1)) return false;
       }
       return true;
@@ -53,4 +53,10 @@ export function isJsonExact(value: unknown, depth = 0): boolean {
     default:
       return false;
   }
+}
+
+/** An object literal's shape; checked without `Object.prototype` identity, which differs per realm. */
+export function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value) as object | null;
+  return prototype === null || Object.getPrototypeOf(prototype) === null;
 }

@@ -47,6 +47,29 @@ describe('the keyv backend', () => {
     expect(await caches.default.get('greeting')).toBeUndefined();
   });
 
+  it('gives back exactly what was stored, whether JSON can hold it or not', async () => {
+    const map = new Map();
+    const caches = await boot({ default: { backend: 'keyv', options: { store: new Keyv({ store: map }) } } });
+    const deep = JSON.parse('['.repeat(40) + ']'.repeat(40)) as unknown;
+    const sparse = [1, , 3]; // eslint-disable-line no-sparse-arrays
+    const values = [
+      { plain: { id: 1, tags: ['a'], ok: true, none: null } },
+      { undefinedInside: { a: undefined } },
+      { numbers: [-0, NaN, Infinity, 2 ** 60] },
+      { dated: { at: new Date(0), big: 10n, bytes: Buffer.from('hi'), set: new Set([1]) } },
+      { sparse },
+      { deep },
+      { proto: JSON.parse('{"__proto__": {"polluted": true}}') as unknown },
+    ];
+    for (const [i, value] of values.entries()) {
+      await caches.default.set(`v${i}`, value);
+      expect(await caches.default.get(`v${i}`)).toStrictEqual(value);
+    }
+    // Plain data is stored as JSON, after a marker; anything else as V8's serialization.
+    const markers = [...map.values()].map((text: string) => (JSON.parse(text) as { value: string }).value[0]);
+    expect(markers).toEqual(['J', '/', '/', '/', '/', '/', '/']);
+  });
+
   it('says so when another Keyv client wrote the value', async () => {
     const keyv = new Keyv({ namespace: 'shared' });
     await keyv.set(':1:foreign', 'plain text');
