@@ -1,31 +1,36 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule, ModuleRef, ModulesContainer } from '@nestjs/core';
-import { CACHES_CONFIG, getCacheToken } from './cache.constants.js';
+import {
+  ASYNC_CONFIG,
+  CACHE_HTTP_OPTIONS,
+  CACHE_INVALIDATION_OPTIONS,
+  CACHE_METRICS_OPTIONS,
+  CACHES_CONFIG,
+  EARLY_REFRESH_RANDOM,
+  getCacheToken,
+} from './cache.constants.js';
 import { Caches } from './caches.js';
 import { resolveCaches } from './core/resolve-config.js';
 import { FragmentCache } from './fragments/fragment-cache.js';
 import { CacheInvalidator } from './invalidation/cache-invalidator.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation/invalidation.constants.js';
 import { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
 import { resolveInvalidationOptions } from './invalidation/resolve-invalidation-options.js';
-import { CACHE_HTTP_OPTIONS } from './http/http-cache.constants.js';
 import { resolveHttpOptions } from './http/resolve-http-options.js';
 import { PageCache } from './http/page-cache.js';
 import { SiteCacheInterceptor } from './http/site-cache.interceptor.js';
-import { aliasesNamedByInjectCache, classesInjectingAlias } from './inject-cache.decorator.js';
-import { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+import { aliasesInjectedBy, aliasesNamedByInjectCache } from './inject-cache.decorator.js';
+import { unknownAliasError } from './core/errors.js';
 import { MethodCacheExplorer } from './methods/method-cache.explorer.js';
 import { CacheHealthIndicator } from './observability/cache.health.js';
 import { CacheMetrics } from './observability/cache-metrics.js';
-import { CACHE_METRICS_OPTIONS } from './observability/observability.constants.js';
 import { resolveMetricsOptions } from './observability/resolve-metrics-options.js';
 import type {
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
+  CacheModuleOptions,
   CachesOptions,
   ResolvedCacheEntry,
 } from './interfaces/cache-options.interface.js';
-import type { CacheModuleOptions } from './interfaces/http-cache-options.interface.js';
 
 /**
  * Registers named stores, each injectable by `@InjectCache(alias)`, and all of them as `Caches`.
@@ -51,7 +56,8 @@ export class CacheModule {
   }
 
   /**
-   * Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names.
+   * Aliases injectable by `@InjectCache` are `default`, `aliases`, and those `@InjectCache` names
+   * (their tokens must exist before the factory runs).
    * The per-site cache's interceptor is always bound here, since only the factory knows whether
    * `site` is set; without it, it lets every route through untouched.
    */
@@ -79,7 +85,8 @@ export class CacheModule {
         inject: [ASYNC_CONFIG],
       },
     ];
-    return CacheModule.assemble(config, options.aliases ?? [], options.imports ?? [], true);
+    const aliases = ['default', ...(options.aliases ?? []), ...aliasesNamedByInjectCache()];
+    return CacheModule.assemble(config, aliases, options.imports ?? [], true);
   }
 
   private static assemble(
@@ -88,19 +95,19 @@ export class CacheModule {
     imports: NonNullable<DynamicModule['imports']>,
     siteCache: boolean,
   ): DynamicModule {
-    const injectable = [...new Set([...aliases, ...aliasesNamedByInjectCache()])];
-    const aliasProviders: Provider[] = injectable.map((alias) => ({
+    const aliasProviders: Provider[] = [...new Set(aliases)].map((alias) => ({
       provide: getCacheToken(alias),
-      useFactory: (caches: Caches, container: ModulesContainer) => {
-        if (caches.has(alias) || isInjectedByThisApp(alias, container)) return caches.get(alias);
-        return null; // named by a class this app does not use
-      },
-      inject: [Caches, ModulesContainer],
+      // null: listed for forRootAsync, or named by another app's class, but not configured here
+      useFactory: (caches: Caches) => (caches.has(alias) ? caches.get(alias) : null),
+      inject: [Caches],
     }));
     const registry: Provider = {
       provide: Caches,
-      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef) => Caches.create(entries, moduleRef),
-      inject: [CACHES_CONFIG, ModuleRef],
+      useFactory: (entries: ResolvedCacheEntry[], moduleRef: ModuleRef, container: ModulesContainer) => {
+        checkInjectedAliases(entries, container); // before any store connects
+        return Caches.create(entries, moduleRef);
+      },
+      inject: [CACHES_CONFIG, ModuleRef, ModulesContainer],
     };
     return {
       module: CacheModule,
@@ -133,15 +140,15 @@ export class CacheModule {
   }
 }
 
-const ASYNC_CONFIG = Symbol('nestjs-caches:async-config');
-
-/** Whether a provider or controller registered in this app injects the alias. */
-function isInjectedByThisApp(alias: string, container: ModulesContainer): boolean {
-  const classes = classesInjectingAlias(alias);
+/** Every alias a provider, controller or enhancer of this app injects must be configured. */
+function checkInjectedAliases(entries: readonly ResolvedCacheEntry[], container: ModulesContainer): void {
+  const configured = new Set(entries.map((entry) => entry.alias));
   for (const module of container.values()) {
-    for (const wrapper of [...module.providers.values(), ...module.controllers.values()]) {
-      if (classes.has(wrapper.metatype as Function)) return true;
+    const wrappers = [...module.providers.values(), ...module.controllers.values(), ...module.injectables.values()];
+    for (const wrapper of wrappers) {
+      for (const alias of aliasesInjectedBy(wrapper.metatype)) {
+        if (!configured.has(alias)) throw unknownAliasError(alias, configured);
+      }
     }
   }
-  return false;
 }

@@ -14,6 +14,7 @@ export {
   type CachePageOptions,
 } from './http/http-cache.decorators.js';
 export { CachePageInterceptor } from './http/cache-page.interceptor.js';
+export type { PageCache } from './http/page-cache.js';
 export type { CacheControlDirectives } from './http/response-headers.js';
 export {
   addNeverCacheHeaders,
@@ -28,7 +29,7 @@ export { Cache, type CacheSettings, type ValueOrFactory } from './core/cache.js'
 export { LATENCY_BUCKETS_MS, type CacheLatency, type CacheStats } from './core/cache-stats.js';
 export { CacheHealthIndicator, type CacheHealthOptions, type CacheHealthResult } from './observability/cache.health.js';
 export { CacheMetrics } from './observability/cache-metrics.js';
-export type { CacheMetricsOptions, PrometheusRegistry } from './observability/cache-metrics-options.interface.js';
+export type { CacheMetricsOptions, PrometheusRegistry } from './interfaces/cache-metrics-options.interface.js';
 export {
   CACHE_COMMAND_CHANNEL,
   CACHE_LOCK_WAIT_CHANNEL,
@@ -42,14 +43,22 @@ export { KeyvCacheStore, toKeyvStore } from './interop/to-keyv-store.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';
 export type { TimeoutSeconds, TtlMs } from './core/timeouts.js';
-export { MISS, type Awaitable, type CacheBackend, type Miss } from './interfaces/cache-backend.interface.js';
+export {
+  MISS,
+  type Awaitable,
+  type CacheBackend,
+  type Miss,
+  type ValueWithTtl,
+} from './interfaces/cache-backend.interface.js';
 export type {
+  BackendContext,
   BuiltInBackendName,
   CacheBackendClass,
   CacheEntryOptions,
   CacheLocation,
   CacheModuleAsyncConfig,
   CacheModuleAsyncOptions,
+  CacheModuleOptions,
   CachesOptions,
   CommonEntryOptions,
   CullingOptions,
@@ -66,13 +75,13 @@ export type {
   ResolvedCacheEntry,
   TieredEntryOptions,
 } from './interfaces/cache-options.interface.js';
-export type { CacheModuleOptions, SiteCacheOptions } from './interfaces/http-cache-options.interface.js';
+export type { SiteCacheOptions } from './interfaces/cache-options.interface.js';
 export type { GetOrSetOptions } from './interfaces/get-or-set-options.interface.js';
 export { Cacheable } from './methods/cacheable.decorator.js';
 export { CacheConfig } from './methods/cache-config.decorator.js';
 export { CacheEvict } from './methods/cache-evict.decorator.js';
 export { CachePut } from './methods/cache-put.decorator.js';
-export { EARLY_REFRESH_RANDOM } from './methods/method-cache.constants.js';
+export { EARLY_REFRESH_RANDOM } from './cache.constants.js';
 export type {
   CacheableOptions,
   CacheConfigOptions,
@@ -81,8 +90,11 @@ export type {
   MethodCacheKey,
 } from './methods/method-cache-options.interface.js';
 export { CacheInvalidator } from './invalidation/cache-invalidator.js';
-export { InvalidationSubscriber } from './invalidation/invalidation.subscriber.js';
-export { InvalidatesAlso, type InvalidationRelation } from './invalidation/invalidates-also.decorator.js';
+export { InvalidatesAlso } from './invalidation/invalidates-also.decorator.js';
 export { versionedKeyPart } from './invalidation/generations.js';
-export type { Dependency, EntityRef } from './invalidation/dependencies.js';
-export type { InvalidationOptions } from './invalidation/invalidation-options.interface.js';
+export type { Dependency } from './invalidation/dependencies.js';
+export type {
+  EntityRef,
+  InvalidationOptions,
+  InvalidationRelation,
+} from './interfaces/invalidation-options.interface.js';

@@ -1,18 +1,21 @@
-import { Inject } from '@nestjs/common';
-import { getCacheToken } from './cache.constants.js';
+import { Inject, Optional } from '@nestjs/common';
+import { getCacheToken, INJECTED_ALIASES_METADATA } from './cache.constants.js';
 
-// Which classes inject which aliases. The module gives every alias named here a provider, so
-// forRootAsync knows its aliases before its factory runs, and an alias that a class of the app
-// injects but nobody configured fails at boot with the configured ones listed. Bounded: one
-// entry per decorator in the code.
-const injectingClasses = new Map<string, Set<Function>>([['default', new Set()]]);
+// The alias names any `@InjectCache` in the process names, and nothing else: forRootAsync must offer
+// their tokens before its factory says which aliases exist, since Nest looks tokens up when it scans
+// the modules, before any factory runs. Which app injects which alias is read from the classes'
+// metadata, per app. Bounded: one entry per decorator in the code.
+const namedAliases = new Set<string>();
 
-export function aliasesNamedByInjectCache(): string[] {
-  return [...injectingClasses.keys()];
+/** Every alias named by an `@InjectCache` in the process (for forRootAsync's tokens). */
+export function aliasesNamedByInjectCache(): readonly string[] {
+  return [...namedAliases];
 }
 
-export function classesInjectingAlias(alias: string): ReadonlySet<Function> {
-  return injectingClasses.get(alias) ?? new Set();
+/** The aliases a class injects with `@InjectCache`, its base classes' included. */
+export function aliasesInjectedBy(type: unknown): readonly string[] {
+  if (typeof type !== 'function') return [];
+  return (Reflect.getMetadata(INJECTED_ALIASES_METADATA, type) as string[] | undefined) ?? [];
 }
 
 /**
@@ -21,16 +24,19 @@ export function classesInjectingAlias(alias: string): ReadonlySet<Function> {
  * @example constructor(@InjectCache('filesystem') private readonly files: Cache) {}
  */
 export function InjectCache(alias = 'default'): PropertyDecorator & ParameterDecorator {
-  const inject = Inject(getCacheToken(alias));
+  // Optional for Nest: an alias this app does not configure has no token, and the module's boot
+  // check then fails with the configured aliases listed, instead of Nest's unknown dependency.
+  const inject = [Inject(getCacheToken(alias)), Optional()] as Array<
+    (target: object, key: string | symbol | undefined, index?: number) => void
+  >;
   return (target: object, propertyKey: string | symbol | undefined, parameterIndex?: number) => {
     // A constructor parameter's target is the class; a property's is its prototype.
     const injectingClass = typeof target === 'function' ? target : target.constructor;
-    if (!injectingClasses.has(alias)) injectingClasses.set(alias, new Set());
-    injectingClasses.get(alias)!.add(injectingClass);
-    (inject as (target: object, key: string | symbol | undefined, index?: number) => void)(
-      target,
-      propertyKey,
-      parameterIndex,
-    );
+    const own = (Reflect.getOwnMetadata(INJECTED_ALIASES_METADATA, injectingClass) as string[] | undefined) ?? [
+      ...aliasesInjectedBy(injectingClass),
+    ];
+    if (!own.includes(alias)) Reflect.defineMetadata(INJECTED_ALIASES_METADATA, [...own, alias], injectingClass);
+    namedAliases.add(alias);
+    for (const decorate of inject) decorate(target, propertyKey, parameterIndex);
   };
 }

@@ -43,13 +43,13 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
       checkOptionNames(entry, []);
       return new DummyBackend();
     case 'redis':
-      return (await import('./redis.backend.js')).createRedisBackend(entry, context);
+      return (await import('./redis/create-redis-backend.js')).createRedisBackend(entry, context);
     case 'memcached':
       return (await import('./memcached.backend.js')).createMemcachedBackend(entry, context);
     case 'database':
-      return (await import('./database.backend.js')).createDatabaseBackend(entry, context);
+      return (await import('./database/create-database-backend.js')).createDatabaseBackend(entry, context);
     case 'tiered':
-      return (await import('./tiered.backend.js')).createTieredBackend(entry, context);
+      return (await import('./tiered/create-tiered-backend.js')).createTieredBackend(entry, context);
     case 'keyv':
       return (await import('./keyv.backend.js')).createKeyvBackend(entry);
   }

@@ -25,18 +25,29 @@ export class EntryCount {
   private addedSinceCount = 0;
   private share = FIRST_SHARE;
   private additionsBetweenCounts: number;
+  private counting: Promise<void> | undefined;
 
   constructor(private readonly maxEntries: number) {
     this.additionsBetweenCounts = this.intervalFor(this.share);
   }
 
   /** Whether the store must be counted before the next write. */
-  get due(): boolean {
+  private get due(): boolean {
     return (
       this.estimate === undefined ||
       this.estimate >= this.maxEntries ||
       this.addedSinceCount >= this.additionsBetweenCounts
     );
+  }
+
+  /**
+   * Before a write: when due, runs `countAndCull` (which reports its count through `counted`);
+   * concurrent writes of this process share one run.
+   */
+  async beforeWrite(countAndCull: () => Promise<void>): Promise<void> {
+    if (!this.due) return;
+    this.counting ??= countAndCull().finally(() => (this.counting = undefined));
+    await this.counting;
   }
 
   /** The number of entries just counted. */
@@ -52,11 +63,11 @@ export class EntryCount {
     this.additionsBetweenCounts = this.intervalFor(this.share);
   }
 
-  /** This process created an entry. */
-  added(): void {
+  /** This process created entries. */
+  added(count = 1): void {
     if (this.estimate === undefined) return;
-    this.estimate++;
-    this.addedSinceCount++;
+    this.estimate += count;
+    this.addedSinceCount += count;
   }
 
   /** This process removed entries. */

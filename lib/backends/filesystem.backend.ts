@@ -33,7 +33,6 @@ interface StoredFile {
  */
 export class FileSystemBackend implements CacheBackend {
   private readonly files: EntryCount;
-  private counting: Promise<void> | undefined;
 
   constructor(
     private readonly directory: string,
@@ -194,10 +193,8 @@ export class FileSystemBackend implements CacheBackend {
    * Django's rule: at `maxEntries` files, remove a random `1 / cullFrequency` of them (`0`: all),
    * decided on a listing only when the kept count is due for one; concurrent writes share it.
    */
-  private async cull(): Promise<void> {
-    if (!this.files.due) return;
-    this.counting ??= this.listAndCull().finally(() => (this.counting = undefined));
-    await this.counting;
+  private cull(): Promise<void> {
+    return this.files.beforeWrite(() => this.listAndCull());
   }
 
   private async listAndCull(): Promise<void> {

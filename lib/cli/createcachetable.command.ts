@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { DataSource } from 'typeorm';
-import { cacheTableExists, createTableStatements, ensureCacheTable } from '../backends/database.backend.js';
+import { cacheTableExists, createTableStatements, ensureCacheTable } from '../backends/database/cache-table.js';
 
 /** Where the command writes: the real streams in the CLI, buffers in tests. */
 export interface CliOutput {

@@ -4,6 +4,7 @@ import type {
   CacheEntryOptions,
 } from '../interfaces/cache-options.interface.js';
 import { CacheConfigError } from './errors.js';
+import { unknownFieldError } from './known-fields.js';
 
 const BACKEND_OF_SCHEME: Record<string, BuiltInBackendName> = {
   'locmem:': 'locmem',
@@ -57,6 +58,8 @@ function withoutQuery(url: URL): string {
   return copy.href;
 }
 
+const URL_PARAMETERS = ['timeout', 'keyPrefix', 'version', 'maxEntries', 'cullFrequency'];
+
 function applyQuery(entry: AnyCacheEntryOptions, query: URLSearchParams, alias: string): void {
   const number = (name: string, text: string): number => {
     const value = Number(text);
@@ -71,9 +74,6 @@ function applyQuery(entry: AnyCacheEntryOptions, query: URLSearchParams, alias: 
     else if (name === 'version') entry.version = number(name, text);
     else if (name === 'maxEntries' || name === 'cullFrequency')
       entry.options = { ...entry.options, [name]: number(name, text) };
-    else
-      throw new CacheConfigError(
-        `caches.${alias}: unknown cache URL parameter '${name}'; known: timeout, keyPrefix, version, maxEntries, cullFrequency.`,
-      );
+    else throw unknownFieldError(`caches.${alias}`, name, URL_PARAMETERS, 'a cache URL parameter');
   }
 }

@@ -1,45 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
+import type { CacheParts, CacheSettings } from './cache-settings.js';
 import type { CacheStats } from './cache-stats.js';
 import { completeBackend, type CompleteBackend } from './complete-backend.js';
 import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
-import {
-  PlainGetOrSet,
-  type GetOrSetStrategy,
-  type GetOrSetStrategyFactory,
-  type ValueOrFactory,
-} from './get-or-set.js';
+import { PlainGetOrSet, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
 import { clearPatternOf, keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
 import { isSafeCount, unsafeCountError } from './values.js';
 
 export type { ValueOrFactory } from './get-or-set.js';
-
-/** The settings of one alias that `Cache` applies around its backend. */
-export interface CacheSettings {
-  alias: string;
-  /** Default timeout in seconds; `null` never expires. */
-  timeout: TimeoutSeconds;
-  keyPrefix: string;
-  version: number;
-  keyFunction: KeyFunction;
-  ignoreErrors: boolean;
-  /**
-   * Time backend commands for `stats().latency` (default `true`). The module turns it off for
-   * in-process stores, whose calls take less time than reading the clock twice.
-   */
-  measureLatency?: boolean;
-}
-
-/** What the module builds around a store besides its backend (each has a default). */
-export interface CacheParts {
-  instrumentation?: CacheInstrumentation;
-  /** How `getOrSet` works; the module gives the stampede guard (leases, stale windows, XFetch). */
-  getOrSet?: GetOrSetStrategyFactory;
-}
+export type { CacheParts, CacheSettings } from './cache-settings.js';
 
 // Written and removed by health checks, under the alias's prefix and version like any key.
 const HEALTH_KEY = '__nestjs_caches_health__';
@@ -69,6 +43,13 @@ export class Cache {
   readonly defaultTimeout: TimeoutSeconds;
   readonly keyPrefix: string;
   readonly version: number;
+  /**
+   * The lifetime this store gives the generation keys of row invalidation (`invalidation/`),
+   * unset until that layer first sets or reads it. Kept here because it belongs to the store:
+   * two apps in one process keep their own.
+   * @internal
+   */
+  readonly generationLifetime: { timeout: TimeoutSeconds | undefined } = { timeout: undefined };
   private readonly keyFunction: KeyFunction;
   private readonly ignoreErrors: boolean;
   private readonly backend: CompleteBackend;

@@ -24,18 +24,9 @@ export function completeBackend(backend: CacheBackend, defaultTtlMs: TtlMs): Com
       await backend.set(key, next, defaultTtlMs);
       return next;
     },
-    getMany: async (keys) => {
-      const values: unknown[] = [];
-      for (const key of keys) values.push(await backend.get(key));
-      return values;
-    },
-    setMany: async (entries, ttlMs) => {
-      for (const [key, value] of entries) await backend.set(key, value, ttlMs);
-      return [];
-    },
-    deleteMany: async (keys) => {
-      for (const key of keys) await backend.delete(key);
-    },
+    getMany: (keys) => getEach(backend, keys),
+    setMany: (entries, ttlMs) => setEach(backend, entries, ttlMs),
+    deleteMany: (keys) => deleteEach(backend, keys),
   };
   const missing = (Object.keys(fallbacks) as WithFallback[]).filter((name) => backend[name] === undefined);
   if (missing.length === 0) return backend as CompleteBackend;
@@ -46,6 +37,30 @@ export function completeBackend(backend: CacheBackend, defaultTtlMs: TtlMs): Com
   }
   for (const name of missing) completed[name] = fallbacks[name];
   return completed as unknown as CompleteBackend;
+}
+
+/** `getMany` in terms of `get`. */
+export async function getEach(backend: CacheBackend, keys: readonly string[]): Promise<unknown[]> {
+  const values: unknown[] = [];
+  for (const key of keys) values.push(await backend.get(key));
+  return values;
+}
+
+/** `setMany` in terms of `set`: no key is reported failed, since a failing `set` throws. */
+export async function setEach(
+  backend: CacheBackend,
+  entries: ReadonlyArray<readonly [string, unknown]>,
+  ttlMs: TtlMs,
+): Promise<string[]> {
+  for (const [key, value] of entries) await backend.set(key, value, ttlMs);
+  return [];
+}
+
+/** `deleteMany` with the backend's own where it has one, else in terms of `delete`. */
+export async function deleteEach(backend: CacheBackend, keys: readonly string[]): Promise<void> {
+  if (keys.length === 0) return;
+  if (backend.deleteMany) await backend.deleteMany(keys);
+  else for (const key of keys) await backend.delete(key);
 }
 
 /** The methods of an object, its own and its classes', but Object's. */

@@ -27,3 +27,10 @@ export class CacheBackendError extends CacheError {
 export class CacheConfigError extends CacheError {
   override name = 'CacheConfigError';
 }
+
+/** An alias asked for that no entry configures, with the configured ones listed. */
+export function unknownAliasError(alias: string, configured: Iterable<string>): CacheConfigError {
+  return new CacheConfigError(
+    `No cache alias '${alias}'; configured: ${[...configured].join(', ')}. Add it to CacheModule.forRoot().`,
+  );
+}

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { CacheKeyError } from './errors.js';
 
 /** Builds the key stored in the backend from the user's key, the alias's prefix and a version. */
@@ -34,6 +35,21 @@ const QUOTED_KEY_LENGTH = 100;
 export function isKeyTooLong(key: string): boolean {
   if (key.length <= ALWAYS_FITS) return false;
   return key.length > MAX_KEY_LENGTH || Buffer.byteLength(key, 'utf8') > MAX_KEY_LENGTH;
+}
+
+/**
+ * A key part that fits: `text` itself when it is at most `budget` bytes of UTF-8 and holds no space
+ * or control character, else its hash.
+ */
+export function fitKey(text: string, budget: number): string {
+  // A code unit is at most 3 bytes of UTF-8: short text is not measured.
+  const fits = text.length * 3 <= budget || Buffer.byteLength(text, 'utf8') <= budget;
+  return fits && !hasUnsafeCharacter(text) ? text : hashKey(text);
+}
+
+/** `sha256:` and the hash of `text` (51 characters, safe on every backend), the same on every call. */
+export function hashKey(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('base64url')}`;
 }
 
 /** Why a made key would be refused by memcached, or `undefined` when it is safe everywhere. */

@@ -7,6 +7,7 @@ import type {
 } from '../interfaces/cache-options.interface.js';
 import { parseCacheUrl } from './cache-url.js';
 import { DEFAULT_CIRCUIT_BREAKER, type CircuitBreakerSettings } from './circuit-breaker.js';
+import { checkKnownFields } from './known-fields.js';
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
 
@@ -33,6 +34,7 @@ const ENTRY_FIELDS = new Set<string>([
   'commandTimeoutMs',
   'tiers',
   'bus',
+  'maxStaleness',
   'circuitBreaker',
 ]);
 
@@ -60,13 +62,13 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
       `caches.${alias} must be an object like { backend: 'locmem' } or a cache URL; got ${describeValue(entry)}.`,
     );
   }
-  for (const name of Object.keys(entry)) {
-    if (!ENTRY_FIELDS.has(name)) {
-      throw new CacheConfigError(
-        `${field(name)} is not a setting; known: ${[...ENTRY_FIELDS].join(', ')}. Backend-specific settings go in options.`,
-      );
-    }
-  }
+  checkKnownFields(
+    entry,
+    [...ENTRY_FIELDS],
+    `caches.${alias}`,
+    'a setting',
+    'Backend-specific settings go in options.',
+  );
   const { backend } = entry;
   if (typeof backend !== 'function' && !(BUILT_IN_BACKENDS as readonly string[]).includes(backend)) {
     throw new CacheConfigError(
@@ -112,6 +114,7 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
   if (bus !== undefined && typeof bus !== 'string') {
     throw new CacheConfigError(`${field('bus')} must be a redis URL, e.g. 'redis://127.0.0.1:6379'.`);
   }
+  const maxStaleness = resolveMaxStaleness(entry, field('maxStaleness'));
   return {
     alias,
     backend,
@@ -125,8 +128,26 @@ function resolveEntry(alias: string, raw: CacheEntryOptions | string): ResolvedC
     commandTimeoutMs,
     tiers,
     bus,
+    maxStaleness,
     circuitBreaker,
   };
+}
+
+/** Seconds another instance's upper-tier copy may lag a write; only a tiered alias with a bus has one. */
+function resolveMaxStaleness(entry: AnyCacheEntryOptions, field: string): number | undefined {
+  const { maxStaleness } = entry;
+  if (maxStaleness === undefined) return entry.backend === 'tiered' && entry.bus !== undefined ? 0.25 : undefined;
+  if (entry.backend !== 'tiered' || entry.bus === undefined) {
+    throw new CacheConfigError(
+      `${field} bounds how long other instances may serve an old copy, which takes an invalidation bus: add bus: 'redis://…' to this tiered entry, or remove maxStaleness.`,
+    );
+  }
+  if (typeof maxStaleness !== 'number' || !(maxStaleness >= 0) || !Number.isFinite(maxStaleness)) {
+    throw new CacheConfigError(
+      `${field} must be a number of seconds >= 0, e.g. maxStaleness: 0.25 (0: upper tiers never answer); got ${describeValue(maxStaleness)}.`,
+    );
+  }
+  return maxStaleness;
 }
 
 function resolveCircuitBreaker(
@@ -138,11 +159,7 @@ function resolveCircuitBreaker(
   if (given === null || typeof given !== 'object') {
     throw new CacheConfigError(`${field} must be false or { failures, breakSeconds }; got ${describeValue(given)}.`);
   }
-  for (const name of Object.keys(given)) {
-    if (name !== 'failures' && name !== 'breakSeconds') {
-      throw new CacheConfigError(`${field}.${name} is not an option; known: failures, breakSeconds.`);
-    }
-  }
+  checkKnownFields(given, ['failures', 'breakSeconds'], field);
   const { failures = DEFAULT_CIRCUIT_BREAKER.failures, breakSeconds = DEFAULT_CIRCUIT_BREAKER.breakSeconds } = given;
   if (!Number.isInteger(failures) || failures < 1) {
     throw new CacheConfigError(`${field}.failures must be a whole number >= 1; got ${describeValue(failures)}.`);
@@ -168,11 +185,10 @@ export function integerOption(entry: ResolvedCacheEntry, name: string, fallback:
 
 /** Refuses options a backend does not know, so a misspelt one does not pass unnoticed. */
 export function checkOptionNames(entry: ResolvedCacheEntry, known: readonly string[]): void {
-  for (const name of Object.keys(entry.options)) {
-    if (!known.includes(name)) {
-      throw new CacheConfigError(
-        `caches.${entry.alias}.options.${name} is not an option of the ${String(entry.backend)} backend; known: ${known.join(', ') || 'none'}.`,
-      );
-    }
-  }
+  checkKnownFields(
+    entry.options,
+    known,
+    `caches.${entry.alias}.options`,
+    `an option of the ${String(entry.backend)} backend`,
+  );
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { CacheValueError } from '../core/errors.js';
-import { stableStringify } from '../methods/argument-hash.js';
+import { stableStringify } from '../core/stable-stringify.js';
 
 /**
  * The key of a cached template fragment, exactly as Django's `make_template_fragment_key`:

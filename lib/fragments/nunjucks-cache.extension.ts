@@ -1,4 +1,5 @@
 import { describeValue } from '../core/describe-value.js';
+import { CacheConfigError, CacheError, CacheKeyError, CacheValueError } from '../core/errors.js';
 import type { Caches } from '../caches.js';
 import { FragmentCache } from './fragment-cache.js';
 
@@ -94,11 +95,15 @@ class NunjucksCacheTag {
   }
 }
 
-/** An error that does not name the tag yet (an unknown alias, a vary-on value) gets the tag's name in front. */
+/**
+ * An error that does not name the tag yet (an unknown alias, a vary-on value) gets the tag's name
+ * in front, and keeps its class (Nunjucks shows the class name in its message).
+ */
 function tagError(error: unknown): Error {
   const message = (error as Error)?.message ?? String(error);
   if (message.startsWith(`{% ${TAG} %}`)) return error as Error;
-  return new Error(`{% ${TAG} %}: ${message}`, { cause: error });
+  const Type = error instanceof CacheError ? (error.constructor as typeof CacheError) : CacheError;
+  return new Type(`{% ${TAG} %}: ${message}`, { cause: error });
 }
 
 function renderBody(body: Body): Promise<string> {
@@ -112,15 +117,17 @@ function timeoutOf(value: unknown): number | null {
   if (value === null) return null;
   const seconds = typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
   if (typeof seconds !== 'number' || !Number.isFinite(seconds)) {
-    throw new Error(`{% ${TAG} %} got a timeout that is not a whole number of seconds or none: ${describe(value)}`);
+    throw new CacheValueError(
+      `{% ${TAG} %} got a timeout that is not a whole number of seconds or none: ${describe(value)}. Write {% ${TAG} 500, "name" %} or {% ${TAG} none, "name" %}.`,
+    );
   }
   return Math.trunc(seconds);
 }
 
 function fragmentName(value: unknown): string {
   if (typeof value !== 'string' || value === '') {
-    throw new Error(
-      `{% ${TAG} %} needs a fragment name (a non-empty string) after the timeout; got ${describe(value)}`,
+    throw new CacheKeyError(
+      `{% ${TAG} %} needs a fragment name (a non-empty string) after the timeout; got ${describe(value)}. Write {% ${TAG} 500, "sidebar" %}.`,
     );
   }
   return value;
@@ -129,12 +136,14 @@ function fragmentName(value: unknown): string {
 function usingOf(keywords: Record<string, unknown>): string | undefined {
   for (const name of Object.keys(keywords)) {
     if (name !== '__keywords' && name !== 'using') {
-      throw new Error(`{% ${TAG} %} has no argument '${name}'; the only keyword is using="alias"`);
+      throw new CacheConfigError(`{% ${TAG} %} has no argument '${name}'; the only keyword is using="alias".`);
     }
   }
   const using = keywords.using;
   if (using !== undefined && (typeof using !== 'string' || using === '')) {
-    throw new Error(`{% ${TAG} %} using= takes the name of a cache alias; got ${describe(using)}`);
+    throw new CacheConfigError(
+      `{% ${TAG} %} using= takes the name of a cache alias; got ${describe(using)}. Write using="default".`,
+    );
   }
   return using as string | undefined;
 }
@@ -143,7 +152,7 @@ function aliasNamedBy(fragments: FragmentCache, using: string): void {
   try {
     fragments.aliasFor(using);
   } catch (error) {
-    throw new Error(`{% ${TAG} %} using="${using}": ${(error as Error).message}`, { cause: error });
+    throw new CacheConfigError(`{% ${TAG} %} using="${using}": ${(error as Error).message}`, { cause: error });
   }
 }
 

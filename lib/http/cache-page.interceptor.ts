@@ -10,7 +10,7 @@ import {
   CACHE_PAGE_METADATA,
   NEVER_CACHE_METADATA,
   VARY_ON_METADATA,
-} from './http-cache.constants.js';
+} from '../cache.constants.js';
 import { PageCache, serverTiming, type CacheStatus, type PageRule } from './page-cache.js';
 import { isCacheableRequest, type PageRequest } from './page-keys.js';
 import {

@@ -8,7 +8,7 @@ import {
   CACHE_PAGE_METADATA,
   NEVER_CACHE_METADATA,
   VARY_ON_METADATA,
-} from './http-cache.constants.js';
+} from '../cache.constants.js';
 import type { PageRule } from './page-cache.js';
 import type { CacheControlDirectives } from './response-headers.js';
 

@@ -8,12 +8,12 @@ import type { Cache } from '../core/cache.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Dependency } from '../invalidation/dependencies.js';
 import { versionedKeyPart } from '../invalidation/generations.js';
-import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
+import type { CacheModuleOptions } from '../interfaces/cache-options.interface.js';
 import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-adapter.js';
 import { FastifyPageAdapter, type FastifyInstance } from './adapters/fastify.page-adapter.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { recordWireMethods } from './adapters/wire-method.js';
-import { CACHE_HTTP_OPTIONS } from './http-cache.constants.js';
+import { CACHE_HTTP_OPTIONS } from '../cache.constants.js';
 import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import {

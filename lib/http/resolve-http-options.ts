@@ -1,6 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
-import type { CacheModuleOptions } from '../interfaces/http-cache-options.interface.js';
+import { checkKnownFields } from '../core/known-fields.js';
+import type { CacheModuleOptions } from '../interfaces/cache-options.interface.js';
 
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
 // `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions.
@@ -16,7 +17,7 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
       `CacheModule options must be an object such as { site: { cache: 'default' } }; got ${describeValue(given)}.`,
     );
   }
-  unknownFields(given, OPTION_FIELDS, 'CacheModule options');
+  checkKnownFields(given, OPTION_FIELDS, 'CacheModule options');
   const { site, statusHeader } = given;
   if (statusHeader !== undefined && (typeof statusHeader !== 'string' || !TOKEN.test(statusHeader))) {
     throw new CacheConfigError(
@@ -37,7 +38,7 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
         `site must be an object such as { cache: 'default', timeout: 600 }; got ${describeValue(site)}.`,
       );
     }
-    unknownFields(site, SITE_FIELDS, 'site');
+    checkKnownFields(site, SITE_FIELDS, 'site');
     const { timeout, cache, keyPrefix, staleWhileRevalidate } = site;
     if (timeout !== undefined && !isSeconds(timeout)) {
       throw new CacheConfigError(
@@ -61,12 +62,4 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
 
 function isSeconds(value: unknown): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0;
-}
-
-function unknownFields(value: object, known: readonly string[], where: string): void {
-  for (const name of Object.keys(value)) {
-    if (!known.includes(name)) {
-      throw new CacheConfigError(`${where}.${name} is not an option; known: ${known.join(', ')}.`);
-    }
-  }
 }

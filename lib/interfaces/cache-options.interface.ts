@@ -4,7 +4,8 @@ import type { CircuitBreakerSettings } from '../core/circuit-breaker.js';
 import type { KeyFunction } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import type { Awaitable, CacheBackend } from './cache-backend.interface.js';
-import type { CacheModuleOptions } from './http-cache-options.interface.js';
+import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
+import type { InvalidationOptions } from './invalidation-options.interface.js';
 
 export type BuiltInBackendName =
   'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered' | 'keyv';
@@ -123,6 +124,12 @@ export interface TieredEntryOptions extends CommonEntryOptions {
   tiers: string[];
   /** A redis URL on which writes publish invalidations to other instances. */
   bus?: string;
+  /**
+   * With a `bus` only: seconds (0.25) after another instance's acknowledged write, delete
+   * or clear of a key during which this instance may still answer from an upper-tier copy. When
+   * the bus cannot vouch for that, reads go to the lowest tier.
+   */
+  maxStaleness?: number;
   options?: Record<string, never>;
 }
 
@@ -176,6 +183,7 @@ export type AnyCacheEntryOptions = CommonEntryOptions & {
   options?: Record<string, unknown>;
   tiers?: string[];
   bus?: string;
+  maxStaleness?: number;
 };
 
 /**
@@ -198,6 +206,8 @@ export interface ResolvedCacheEntry {
   commandTimeoutMs: number;
   tiers: string[] | undefined;
   bus: string | undefined;
+  /** Seconds; set for tiered aliases with a bus only. */
+  maxStaleness: number | undefined;
   circuitBreaker: CircuitBreakerSettings | false;
 }
 
@@ -218,4 +228,44 @@ export interface CacheModuleAsyncOptions {
    * factory runs. Aliases named in an `@InjectCache` anywhere in the app are added on their own.
    */
   aliases?: string[];
+}
+
+/** `CacheModule.forRoot`'s second argument: HTTP settings, and invalidation when rows change. */
+export interface CacheModuleOptions {
+  /** Turns on the per-site cache. */
+  site?: SiteCacheOptions;
+  /** The response header that tells HIT, MISS or BYPASS (`X-Cache`). */
+  statusHeader?: string;
+  /**
+   * Hosts whose pages may be cached, as Django's `ALLOWED_HOSTS`: `'example.com'`, `'.example.com'`
+   * (and its subdomains), `'*'`. Without it any well-formed `Host` is; a malformed one never is.
+   */
+  allowedHosts?: string[];
+  /**
+   * The TypeORM subscriber that invalidates `dependsOn` entries when rows change: on the default
+   * DataSource unless told otherwise; `false` turns it off.
+   */
+  invalidation?: InvalidationOptions | false;
+  /** Prometheus metrics of every alias (`{ prometheus: true }`), through prom-client. */
+  metrics?: CacheMetricsOptions;
+}
+
+/**
+ * The per-site cache (Django's `UpdateCacheMiddleware` + `FetchFromCacheMiddleware`): every GET and
+ * HEAD route is page-cached, unless it says `@NeverCache()`.
+ *
+ * @example CacheModule.forRoot({ default: { backend: 'locmem' } }, { site: { timeout: 600 } })
+ */
+export interface SiteCacheOptions {
+  /** The alias pages are kept in (`default`). */
+  cache?: string;
+  /**
+   * Seconds, for responses without a `max-age` of their own (Django's `CACHE_MIDDLEWARE_SECONDS`):
+   * a response's `max-age` wins; when omitted too, the alias's default timeout.
+   */
+  timeout?: number;
+  /** Keeps this site's pages apart from others sharing the store (Django's `CACHE_MIDDLEWARE_KEY_PREFIX`). */
+  keyPrefix?: string;
+  /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
+  staleWhileRevalidate?: number;
 }

@@ -1,18 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
-import {
-  entityGenerationKey,
-  entityNameOf,
-  rowGenerationKey,
-  rowKeyOf,
-  rowsGenerationKey,
-  type EntityRef,
-} from './dependencies.js';
+import { entityGenerationKey, entityNameOf, rowGenerationKey, rowKeyOf, rowsGenerationKey } from './dependencies.js';
 import { bumpGenerations, setGenerationFloor } from './generations.js';
-import { relationsDeclaredOn, type InvalidationRelation } from './invalidates-also.decorator.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
-import type { ResolvedInvalidationOptions } from './invalidation-options.interface.js';
+import { relationsDeclaredOn } from './invalidates-also.decorator.js';
+import { CACHE_INVALIDATION_OPTIONS } from '../cache.constants.js';
+import type {
+  EntityRef,
+  InvalidationRelation,
+  ResolvedInvalidationOptions,
+} from '../interfaces/invalidation-options.interface.js';
 
 /** A changed row: its id, and the row objects the change knows of (as written, as it was). */
 export interface ChangedRow {

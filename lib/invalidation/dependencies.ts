@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { CacheConfigError } from '../core/errors.js';
-
-/** An entity: its class (`Recipe`), or its name for entities declared with `EntitySchema`. */
-export type EntityRef = Function | string;
+import { hashKey } from '../core/keys.js';
+import type { EntityRef } from '../interfaces/invalidation-options.interface.js';
 
 /**
  * What a cached value was computed from: a whole entity (`Recipe`: any change to any recipe makes
@@ -61,9 +59,7 @@ export function rowKeyOf(id: unknown): string | undefined {
     text = id instanceof Date ? id.toISOString() : String(id);
   }
   const encoded = encodeURIComponent(text);
-  return encoded.length <= MAX_ROW_KEY_LENGTH
-    ? encoded
-    : `sha256:${createHash('sha256').update(text).digest('base64url')}`;
+  return encoded.length <= MAX_ROW_KEY_LENGTH ? encoded : hashKey(text);
 }
 
 /** The generation keys a list of dependencies reads for one input, in order. */

@@ -1,5 +1,6 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { Cache } from '../core/cache.js';
+import { fitKey } from '../core/keys.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { generationKeysOf, type Dependency } from './dependencies.js';
 
@@ -26,16 +27,11 @@ interface GenerationLifetime {
   timeout: TimeoutSeconds;
 }
 
-// Per store instance (not per alias name): two apps in one process keep their own.
-const lifetimes = new WeakMap<Cache, GenerationLifetime>();
-
+// Held by the store itself (`Cache.generationLifetime`), so each store instance keeps its own.
 function lifetimeOf(cache: Cache): GenerationLifetime {
-  let lifetime = lifetimes.get(cache);
-  if (lifetime === undefined) {
-    lifetime = { timeout: DEFAULT_GENERATION_TIMEOUT_SECONDS };
-    lifetimes.set(cache, lifetime);
-  }
-  return lifetime;
+  const lifetime = cache.generationLifetime;
+  if (lifetime.timeout === undefined) lifetime.timeout = DEFAULT_GENERATION_TIMEOUT_SECONDS;
+  return lifetime as GenerationLifetime;
 }
 
 /**
@@ -43,7 +39,7 @@ function lifetimeOf(cache: Cache): GenerationLifetime {
  * `invalidation.generationTimeout`): at least this many seconds, or `null` for never expire.
  */
 export function setGenerationFloor(cache: Cache, timeout: TimeoutSeconds): void {
-  lifetimes.set(cache, { timeout }); // at boot, before any generation is read
+  cache.generationLifetime.timeout = timeout; // at boot, before any generation is read
 }
 
 /** How long the generations this store creates now live (seconds, `null`: as long as the store keeps them). */
@@ -125,8 +121,7 @@ export async function versionedKeyPart(
     // A failed touch only leaves a generation shorter than this entry: misses later, never stale.
     await Promise.all(keys.map((key) => cache.touch(key, lifetime.timeout).catch(() => false)));
   }
-  const joined = tokens.join('.');
-  return joined.length <= MAX_JOINED_LENGTH ? joined : createHash('sha256').update(joined).digest('base64url');
+  return fitKey(tokens.join('.'), MAX_JOINED_LENGTH);
 }
 
 /** Moves the generations on: deleting them makes the next reader create fresh tokens. */

@@ -1,13 +1,4 @@
-import type { EntityRef } from './dependencies.js';
-
-/** One relation along which a change spreads: a change to `from` also changes `to`'s row `id(row)`. */
-export interface InvalidationRelation<R = any> {
-  from: EntityRef;
-  /** A function, so that entities importing each other can name one another. */
-  to: () => EntityRef;
-  /** The id of the `to` row that the changed `from` row belongs to; `undefined` when unknown. */
-  id: (row: R) => unknown;
-}
+import type { EntityRef, InvalidationRelation } from '../interfaces/invalidation-options.interface.js';
 
 const INVALIDATES_ALSO_METADATA = 'nestjs-caches:invalidates-also';
 

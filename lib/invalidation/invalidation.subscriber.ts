@@ -17,9 +17,9 @@ import type {
 import { CacheConfigError } from '../core/errors.js';
 import { requirePeers } from '../core/optional-peers.js';
 import { CacheInvalidator, type ChangedRow } from './cache-invalidator.js';
-import type { EntityRef } from './dependencies.js';
-import { CACHE_INVALIDATION_OPTIONS } from './invalidation.constants.js';
-import type { ResolvedInvalidationOptions } from './invalidation-options.interface.js';
+import type { EntityRef } from '../interfaces/invalidation-options.interface.js';
+import { CACHE_INVALIDATION_OPTIONS } from '../cache.constants.js';
+import type { ResolvedInvalidationOptions } from '../interfaces/invalidation-options.interface.js';
 
 /**
  * Generation keys waiting for a transaction to commit, by savepoint depth: a change made at depth

@@ -1,6 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
-import type { InvalidationOptions, ResolvedInvalidationOptions } from './invalidation-options.interface.js';
+import { checkKnownFields } from '../core/known-fields.js';
+import type { InvalidationOptions, ResolvedInvalidationOptions } from '../interfaces/invalidation-options.interface.js';
 
 const FIELDS = ['dataSources', 'caches', 'relations', 'generationTimeout'];
 const RELATION_FIELDS = ['from', 'to', 'id'];
@@ -14,11 +15,7 @@ export function resolveInvalidationOptions(value: unknown): ResolvedInvalidation
       `invalidation must be false (off) or an object such as { dataSources: ['default'] }; got ${describeValue(value)}.`,
     );
   }
-  for (const name of Object.keys(value)) {
-    if (!FIELDS.includes(name)) {
-      throw new CacheConfigError(`invalidation.${name} is not an option; known: ${FIELDS.join(', ')}.`);
-    }
-  }
+  checkKnownFields(value, FIELDS, 'invalidation');
   const { dataSources, caches, relations, generationTimeout } = value as InvalidationOptions;
   if (
     generationTimeout !== undefined &&
@@ -44,11 +41,7 @@ export function resolveInvalidationOptions(value: unknown): ResolvedInvalidation
           `${where} must be { from: Ingredient, to: () => Recipe, id: (row) => row.recipeId }.`,
         );
       }
-      for (const name of Object.keys(relation)) {
-        if (!RELATION_FIELDS.includes(name)) {
-          throw new CacheConfigError(`${where}.${name} is not an option; known: ${RELATION_FIELDS.join(', ')}.`);
-        }
-      }
+      checkKnownFields(relation, RELATION_FIELDS, where);
       const { from, to, id } = relation as Record<string, unknown>;
       if (!((typeof from === 'function' && from.name !== '') || (typeof from === 'string' && from !== ''))) {
         throw new CacheConfigError(

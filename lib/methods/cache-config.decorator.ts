@@ -1,4 +1,4 @@
-import { CACHE_CONFIG } from './method-cache.constants.js';
+import { CACHE_CONFIG } from '../cache.constants.js';
 import type { CacheConfigOptions } from './method-cache-options.interface.js';
 
 /**

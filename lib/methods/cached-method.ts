@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
-import { isKeyTooLong } from '../core/keys.js';
+import { hashKey, isKeyTooLong } from '../core/keys.js';
 import { Flights } from '../core/flights.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
 import { MISS } from '../interfaces/cache-backend.interface.js';
@@ -145,7 +144,7 @@ function keptLifetime(
 function withGenerations(cache: Cache, key: string, part: string): string {
   const versioned = `${key}~${part}`;
   if (!isKeyTooLong(cache.makeKey(versioned))) return versioned;
-  return `sha256:${createHash('sha256').update(key).digest('base64url')}~${part}`;
+  return `${hashKey(key)}~${part}`;
 }
 
 interface Lookup {

@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../core/errors.js';
-import { stableStringify } from './argument-hash.js';
+import { stableStringify } from '../core/stable-stringify.js';
 
 type Part = string | { index: number; path: string[] };
 

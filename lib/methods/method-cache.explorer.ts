@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import { buildCachedMethod } from './cached-method.js';
-import { CACHE_CONFIG, CACHE_OPERATIONS, CACHE_WRAPPER_SLOT, EARLY_REFRESH_RANDOM } from './method-cache.constants.js';
+import { CACHE_CONFIG, CACHE_OPERATIONS, CACHE_WRAPPER_SLOT, EARLY_REFRESH_RANDOM } from '../cache.constants.js';
 import type { CacheConfigOptions, MethodCacheOperation } from './method-cache-options.interface.js';
 import type { MethodWrapper } from './trampoline.js';
 

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { CacheConfigError } from '../core/errors.js';
-import { isInternalKey } from '../core/keys.js';
+import { fitKey, hashKey, isInternalKey } from '../core/keys.js';
 import { hashArguments } from './argument-hash.js';
 import { compileKeyTemplate } from './key-template.js';
 import type { MethodCacheKey } from './method-cache-options.interface.js';
@@ -50,24 +49,11 @@ function compileRender(
     return (args, suffix = '') => (args.length === 0 ? name : `${name}:${hashArguments(args)}`) + suffix;
   }
   const render = typeof key === 'string' ? compileKeyTemplate(key) : key;
-  // The alias's prefix and version add the same bytes to every key: measured once.
-  const overhead = Buffer.byteLength(makeKey(''), 'utf8');
+  // The alias's prefix and version add the same bytes to every key, measured once; a version with
+  // more digits than the alias default adds a few: 240, not 250, keeps a margin.
+  const budget = 240 - Buffer.byteLength(makeKey(''), 'utf8');
   return (args, suffix = '') => {
     const rendered = render(args) + suffix;
-    return isSafe(rendered, overhead)
-      ? rendered
-      : `sha256:${createHash('sha256').update(rendered).digest('base64url')}`;
+    return isInternalKey(rendered) ? hashKey(rendered) : fitKey(rendered, budget);
   };
-}
-
-function isSafe(rendered: string, overhead: number): boolean {
-  if (isInternalKey(rendered)) return false;
-  // A version with more digits than the alias default adds a few characters: keep a margin.
-  // Memcached counts bytes of UTF-8; a code unit is at most 3 of them, so short keys are not measured.
-  if (rendered.length * 3 + overhead > 240 && Buffer.byteLength(rendered, 'utf8') + overhead > 240) return false;
-  for (let i = 0; i < rendered.length; i++) {
-    const code = rendered.charCodeAt(i);
-    if (code <= 0x20 || code === 0x7f) return false;
-  }
-  return true;
 }

@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../core/errors.js';
-import { CACHE_OPERATIONS, CACHE_WRAPPER_SLOT } from './method-cache.constants.js';
+import { CACHE_OPERATIONS, CACHE_WRAPPER_SLOT } from '../cache.constants.js';
 import type { MethodCacheOperation } from './method-cache-options.interface.js';
 
 /** What a method's wrapper takes: the arguments as one array, `this` already bound. */

@@ -2,8 +2,8 @@ import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@ne
 import { Caches } from '../caches.js';
 import type { CacheStats } from '../core/cache-stats.js';
 import { requirePeers } from '../core/optional-peers.js';
-import type { CacheMetricsOptions, PrometheusRegistry } from './cache-metrics-options.interface.js';
-import { CACHE_METRICS_OPTIONS } from './observability.constants.js';
+import type { CacheMetricsOptions, PrometheusRegistry } from '../interfaces/cache-metrics-options.interface.js';
+import { CACHE_METRICS_OPTIONS } from '../cache.constants.js';
 
 /** One sample as prom-client's registry formats it. */
 interface Sample {

@@ -1,6 +1,7 @@
 import { describeValue } from '../core/describe-value.js';
 import { CacheConfigError } from '../core/errors.js';
-import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
+import { checkKnownFields } from '../core/known-fields.js';
+import type { CacheMetricsOptions } from '../interfaces/cache-metrics-options.interface.js';
 
 const FIELDS = ['prometheus', 'registry', 'prefix'];
 
@@ -12,10 +13,7 @@ export function resolveMetricsOptions(options: CacheMetricsOptions | undefined):
       `metrics must be an object such as { prometheus: true }; got ${describeValue(options)}.`,
     );
   }
-  const unknown = Object.keys(options).filter((field) => !FIELDS.includes(field));
-  if (unknown.length > 0) {
-    throw new CacheConfigError(`metrics: unknown field ${unknown.join(', ')}; known: ${FIELDS.join(', ')}.`);
-  }
+  checkKnownFields(options, FIELDS, 'metrics');
   const { prometheus, registry, prefix } = options;
   if (prometheus !== undefined && typeof prometheus !== 'boolean') {
     throw new CacheConfigError(`metrics.prometheus must be true or false; got ${describeValue(prometheus)}.`);

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { keyProblem, type KeyFunction } from '../core/keys.js';
+import { hashKey, keyProblem, type KeyFunction } from '../core/keys.js';
 import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { LeaseStore } from './lease.js';
 
@@ -25,7 +24,7 @@ export function lockKeyMaker({ keyFunction, keyPrefix, version }: LockKeySetting
         ? keyFunction(k, keyPrefix, lockVersion as unknown as number)
         : keyFunction(`${lockVersion}:${k}`, keyPrefix, keyVersion ?? version);
     const made = make(key);
-    return keyProblem(made) === undefined ? made : make(createHash('sha256').update(key).digest('base64url'));
+    return keyProblem(made) === undefined ? made : make(hashKey(key));
   };
 }
 

@@ -2,15 +2,18 @@ import 'reflect-metadata';
 import { afterAll, afterEach, describe, expect, it } from '@jest/globals';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import { Test, type TestingModule } from '@nestjs/testing';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import type { DataSource, Logger as TypeOrmLogger } from 'typeorm';
 import { Caches, CacheConfigError, type DatabaseEntryOptions } from '../../lib/index.js';
 import { CacheModule } from '../../lib/index.js';
 import { initOrClose } from '../support/init-or-close.js';
 
+const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'nestjs-caches-db-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
@@ -34,6 +37,8 @@ const drivers = [
   {
     name: 'SQLite (better-sqlite3)',
     connection: () => ({ type: 'better-sqlite3' as const, database: join(root, `db-${++tableCounter}.sqlite`) }),
+    // What a worker process connects to: the database file the test's own DataSource uses.
+    workerDatabase: (dataSource: DataSource) => String(dataSource.options.database),
     columns: async (dataSource: DataSource, table: string) =>
       (await dataSource.query(`PRAGMA table_info(${dataSource.driver.escape(table)})`)).map((c: any) => ({
         name: c.name,
@@ -58,6 +63,7 @@ const drivers = [
       if (!url) throw new Error('POSTGRES_URL is not set: run the tests with `npm test`, which starts PostgreSQL.');
       return { type: 'postgres' as const, url };
     },
+    workerDatabase: () => process.env.POSTGRES_URL!,
     columns: async (dataSource: DataSource, table: string) => {
       const rows = await dataSource.query(
         `SELECT c.column_name AS name, c.data_type, c.character_maximum_length AS length, c.is_nullable,
@@ -210,4 +216,80 @@ describe.each(drivers)('database backend on $name', (driver) => {
     await cache.set('g', 7, 1000);
     expect(await keys()).toEqual([':1:e', ':1:f', ':1:g']);
   });
+
+  it('runs no COUNT(*) per write: counted now and then, kept by its own writes, overwrites adding no row', async () => {
+    const log = new QueryLog();
+    const table = uniqueTable();
+    const { cache, dataSource } = await boot(
+      { location: table, options: { createTable: true, maxEntries: 1000 } },
+      log,
+    );
+    const counts = () => log.queries.filter((sql) => /^SELECT COUNT\(\*\)/i.test(sql)).length;
+    for (let i = 0; i < 300; i++) await cache.set(`key-${i}`, i);
+    for (let i = 0; i < 300; i++) await cache.set(`key-${i % 10}`, i);
+    await cache.setMany({ 'key-1': 1, 'key-2': 2 });
+    expect(await cache.add('key-3', 'taken')).toBe(false);
+    // Django counts before each of these 602 writes.
+    expect(counts()).toBeLessThanOrEqual(16);
+    const [{ n }] = await dataSource.query(`SELECT COUNT(*) AS n FROM ${dataSource.driver.escape(table)}`);
+    expect(Number(n)).toBe(300);
+  }, 60_000);
+
+  it('culls exactly when a count before every write would', async () => {
+    const table = uniqueTable();
+    const { cache, dataSource } = await boot({
+      location: table,
+      options: { createTable: true, maxEntries: 200, cullFrequency: 2 },
+    });
+    const rows = async () =>
+      Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${dataSource.driver.escape(table)}`))[0].n);
+    for (let i = 0; i < 200; i++) await cache.set(`a-${i}`, i);
+    expect(await rows()).toBe(200); // full, not culled
+    await cache.set('b', 1);
+    expect(await rows()).toBe(101); // half of 200 went before the write
+    await cache.deleteMany(['b', 'a-99']);
+    for (let i = 0; i < 101; i++) await cache.set(`c-${i}`, i);
+    expect(await rows()).toBe(200);
+    await cache.set('d', 1);
+    expect(await rows()).toBe(101);
+  }, 60_000);
+
+  it('4 processes adding keys keep the table within maxEntries + 10 %', async () => {
+    const maxEntries = 500;
+    const table = uniqueTable();
+    const { dataSource } = await boot({ location: table, options: { createTable: true } });
+    const worker = join(import.meta.dirname, 'database-filler-worker.ts');
+    const register = join(import.meta.dirname, '..', 'support', 'register-ts.mjs');
+    const type = dataSource.driver.options.type;
+    const database = driver.workerDatabase(dataSource);
+    // Several processes writing one SQLite file: the journal mode they would use (readers do not block writers).
+    if (type === 'better-sqlite3') await dataSource.query('PRAGMA journal_mode = WAL');
+    let done = false;
+    const workers = Promise.all(
+      [1, 2, 3, 4].map((id) =>
+        run(process.execPath, [
+          '--import',
+          register,
+          worker,
+          type,
+          database,
+          table,
+          String(id),
+          '1500',
+          String(maxEntries),
+        ]),
+      ),
+    ).finally(() => (done = true));
+    const rows = async () =>
+      Number((await dataSource.query(`SELECT COUNT(*) AS n FROM ${dataSource.driver.escape(table)}`))[0].n);
+    let most = 0;
+    while (!done) {
+      most = Math.max(most, await rows());
+      await sleep(5);
+    }
+    await workers;
+    expect(most).toBeGreaterThan(maxEntries * 0.9); // it did fill up
+    expect(most).toBeLessThanOrEqual(maxEntries * 1.1);
+    expect(await rows()).toBeLessThanOrEqual(maxEntries * 1.1);
+  }, 120_000);
 });

@@ -94,7 +94,7 @@ describe('redis backend (one server)', () => {
   });
 
   it('tells the remaining time with getWithTtl, in one round trip', async () => {
-    const backend = (await import('../../lib/backends/redis.backend.js')).createRedisBackend(
+    const backend = (await import('../../lib/backends/redis/create-redis-backend.js')).createRedisBackend(
       resolvedEntry('direct', { backend: 'redis', location: redisUrl }),
     );
     await backend.connected();
@@ -181,6 +181,19 @@ describe('redis backend configuration', () => {
       // @ts-expect-error a misspelt option, as a JavaScript app may pass it (the types refuse it)
       boot({ default: { backend: 'redis', location: redisUrl, options: { clearAl: true } } }),
     ).rejects.toThrow(/caches\.default\.options\.clearAl is not an option/);
+  });
+
+  it('refuses to clear an alias whose key function hides the key, as a configuration error naming the fix', async () => {
+    const moduleRef = await boot({
+      default: { backend: 'redis', location: redisUrl, keyFunction: (key) => `hashed-${key.length}` },
+    });
+    try {
+      const clearing = moduleRef.get(Caches).default.clear();
+      await expect(clearing).rejects.toBeInstanceOf(CacheConfigError);
+      await expect(moduleRef.get(Caches).default.clear()).rejects.toThrow(/Set options\.clearAll: true/);
+    } finally {
+      await moduleRef.close();
+    }
   });
 
   it('derives the clear pattern from the key function, every version included', () => {

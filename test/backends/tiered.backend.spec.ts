@@ -145,6 +145,26 @@ describe('tiered backend configuration', () => {
       }),
     ).rejects.toBeInstanceOf(CacheConfigError);
   });
+
+  it('refuses a maxStaleness that is not seconds >= 0, or one without a bus, saying what to write', async () => {
+    const tiered = (extra: object) =>
+      boot({
+        default: { backend: 'locmem' },
+        l: { backend: 'locmem' },
+        t: { backend: 'tiered', tiers: ['default', 'l'], ...extra },
+      });
+    for (const maxStaleness of [-1, '0.25', Number.NaN, Infinity]) {
+      const booted = tiered({ bus: 'redis://127.0.0.1:1', maxStaleness });
+      await expect(booted).rejects.toBeInstanceOf(CacheConfigError);
+      await expect(booted).rejects.toThrow(
+        /caches\.t\.maxStaleness must be a number of seconds >= 0, e\.g\. maxStaleness: 0\.25/,
+      );
+    }
+    await expect(tiered({ maxStaleness: 0.25 })).rejects.toThrow(/caches\.t\.maxStaleness .*add bus: 'redis:\/\/…'/);
+    await expect(
+      boot({ default: { backend: 'locmem', maxStaleness: 1 } as CachesOptions['default'] }),
+    ).rejects.toBeInstanceOf(CacheConfigError);
+  });
 });
 
 describe('tiered backend: back-fill and invalidation races', () => {
@@ -168,7 +188,7 @@ describe('tiered backend: back-fill and invalidation races', () => {
   }
 
   async function tiered(lower: CacheBackend) {
-    const { createTieredBackend } = await import('../../lib/backends/tiered.backend.js');
+    const { createTieredBackend } = await import('../../lib/backends/tiered/create-tiered-backend.js');
     const upper = new LocMemBackend(`race-${Math.random()}`, { maxEntries: 100, cullFrequency: 3 });
     const backend = await createTieredBackend(
       resolvedEntry('race', { backend: 'tiered', timeout: 60, tiers: ['upper', 'lower'] }),

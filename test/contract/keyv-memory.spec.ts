@@ -1,10 +1,11 @@
 import { Keyv } from 'keyv';
-import { describeCacheContract } from './cache-contract.js';
+import { describeCacheBackendContract } from '../../lib/testing/index.js';
 
-// Keyv's own in-memory store (a Map), shared by the aliases built from one name as the contract expects.
+// Keyv's own in-memory store (a Map), one per store name: aliases built for the same store share it.
 const stores = new Map<string, Keyv>();
 const storeNamed = (name: string) => stores.get(name) ?? stores.set(name, new Keyv({ namespace: name })).get(name)!;
 
-describeCacheContract('keyv (in-memory)', {
-  entry: (name, overrides) => ({ backend: 'keyv', options: { store: storeNamed(name) }, ...overrides }),
-});
+describeCacheBackendContract('keyv (in-memory)', (store) => ({
+  backend: 'keyv',
+  options: { store: storeNamed(store) },
+}));

@@ -1,7 +1,6 @@
-import { describeCacheContract } from './cache-contract.js';
+import { describeCacheBackendContract } from '../../lib/testing/index.js';
 
-describeCacheContract('locmem', {
-  // Aliases built from the same name share one store, as Django's test caches share a location.
-  entry: (name, overrides) => ({ backend: 'locmem', location: `contract-${name}`, ...overrides }),
+// Aliases built for the same store share it, as Django's test caches share a location.
+describeCacheBackendContract('locmem', (store) => ({ backend: 'locmem', location: `contract-${store}` }), {
   culls: true,
 });

@@ -1,4 +1,4 @@
-import { describeCacheContract } from './cache-contract.js';
+import { describeCacheBackendContract } from '../../lib/testing/index.js';
 
 /** REDIS_URL, on a database of this file's own. */
 function redisDb(db: number): string {
@@ -10,6 +10,4 @@ function redisDb(db: number): string {
 // Database 1 of the test server belongs to this file: other files use other databases, so Jest
 // workers running in parallel never clear each other's keys. Aliases built from the same name
 // share that database, told apart by their prefix and version only, as the contract expects.
-describeCacheContract('redis', {
-  entry: (name, overrides) => ({ backend: 'redis', location: redisDb(1), ...overrides }),
-});
+describeCacheBackendContract('redis', () => ({ backend: 'redis', location: redisDb(1) }));

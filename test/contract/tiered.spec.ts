@@ -1,4 +1,4 @@
-import { describeCacheContract } from './cache-contract.js';
+import { describeCacheBackendContract } from '../../lib/testing/index.js';
 
 /** REDIS_URL, on a database of this file's own. */
 function redisDb(db: number): string {
@@ -11,10 +11,13 @@ function redisDb(db: number): string {
 // (`extraCaches`); every contract alias chains them, told apart by its prefix and version.
 // With the bus on, so that publishing runs too (a bus only adds messages to other instances);
 // one run per file, since key warnings are emitted once per process.
-describeCacheContract('tiered (locmem + redis, with a bus)', {
-  entry: (_name, overrides) => ({ backend: 'tiered', tiers: ['l1', 'l2'], bus: process.env.REDIS_URL, ...overrides }),
-  extraCaches: () => ({
-    l1: { backend: 'locmem', location: 'tiered-contract-l1' },
-    l2: { backend: 'redis', location: redisDb(2) },
-  }),
-});
+describeCacheBackendContract(
+  'tiered (locmem + redis, with a bus)',
+  () => ({ backend: 'tiered', tiers: ['l1', 'l2'], bus: process.env.REDIS_URL }),
+  {
+    extraCaches: () => ({
+      l1: { backend: 'locmem', location: 'tiered-contract-l1' },
+      l2: { backend: 'redis', location: redisDb(2) },
+    }),
+  },
+);

@@ -117,6 +117,22 @@ describe('the {% cache %} tag in Nunjucks', () => {
     await expect(renderString(environment, template, {})).rejects.toThrow(message);
   });
 
+  it.each([
+    [
+      '{% cache "soon", "name" %}x{% endcache %}',
+      /CacheValueError: \{% cache %\} got a timeout .* Write \{% cache 500, "name" %\}/,
+    ],
+    [
+      '{% cache 500, 42 %}x{% endcache %}',
+      /CacheKeyError: \{% cache %\} needs a fragment name .* Write \{% cache 500, "sidebar" %\}/,
+    ],
+    ['{% cache 500, "n", timeout=3 %}x{% endcache %}', /CacheConfigError: \{% cache %\} has no argument 'timeout'/],
+    ['{% cache 500, "n", using=3 %}x{% endcache %}', /CacheConfigError: .* Write using="default"/],
+    ['{% cache 500, "n", using="nope" %}x{% endcache %}', /CacheConfigError: \{% cache %\} using="nope"/],
+  ])('says which cache error %s is, and what to write', async (template, message) => {
+    await expect(renderString(environment, template, {})).rejects.toThrow(message);
+  });
+
   // Django's cache14 and cache15: a timeout variable holding a word or a list.
   it.each([['fail'], [[]], [true], [{}]])('rejects a timeout variable holding %j', async (ttl) => {
     await expect(renderString(environment, '{% cache ttl, "n" %}x{% endcache %}', { ttl })).rejects.toThrow(

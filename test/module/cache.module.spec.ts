@@ -100,6 +100,25 @@ describe('CacheModule', () => {
     ).rejects.toThrow("No cache alias 'nonexistent'; configured: default");
   });
 
+  it('keeps the aliases of two apps in one process apart: an alias only the first injects is not in the second', async () => {
+    @Injectable()
+    class UsesReports {
+      constructor(@InjectCache('reports') readonly reports: Cache) {}
+    }
+    const first = await Test.createTestingModule({
+      imports: [CacheModule.forRoot({ default: 'locmem://two-apps-a', reports: 'dummy://' })],
+      providers: [UsesReports],
+    }).compile();
+    try {
+      expect(first.get(UsesReports).reports.alias).toBe('reports');
+      await compile([CacheModule.forRoot({ default: 'locmem://two-apps-b' })]);
+      expect(moduleRef!.get(Caches).has('reports')).toBe(false);
+      expect(() => moduleRef!.get(getCacheToken('reports'), { strict: false })).toThrow(/reports/);
+    } finally {
+      await first.close();
+    }
+  });
+
   it.each([
     [{ files: { backend: 'locmem' } }, /caches\.default is required/],
     [{ default: { backend: 'mongo' } }, /caches\.default\.backend: unknown backend 'mongo'/],
@@ -122,9 +141,19 @@ describe('CacheModule', () => {
     [{ default: { backend: 'locmem', commandTimeoutMs: 0 } }, /commandTimeoutMs must be a positive number/],
     [{ default: 'redis2://h' }, /unknown cache URL scheme 'redis2:'/],
     [{ default: 'locmem://x?timeout=soon' }, /caches\.default\.timeout: 'soon' in the cache URL is not a number/],
+    [{ default: 'locmem://x?tiemout=5' }, /caches\.default\.tiemout is not a cache URL parameter; known: timeout, /],
   ])('rejects wrong configuration at boot, naming alias and field: %j', async (caches, message) => {
     await expect(compile([CacheModule.forRoot(caches as never)])).rejects.toThrow(message);
     await expect(compile([CacheModule.forRoot(caches as never)])).rejects.toBeInstanceOf(CacheConfigError);
+  });
+
+  it.each([
+    [{ metrics: { prometeus: true } }, /metrics\.prometeus is not an option; known: prometheus, registry, prefix\./],
+    [{ site: { ttl: 5 } }, /site\.ttl is not an option; known: cache, timeout, keyPrefix/],
+    [{ invalidation: { sources: [] } }, /invalidation\.sources is not an option; known: dataSources, /],
+  ])('names an unknown module option the same way everywhere: %j', async (options, message) => {
+    const boot = compile([CacheModule.forRoot({ default: 'locmem://unknown-fields' }, options as never)]);
+    await expect(boot).rejects.toThrow(message);
   });
 
   it('reads cache URLs with settings in the query', async () => {

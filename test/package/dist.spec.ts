@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,6 +43,20 @@ describe('the built package', () => {
         expect(cjs.stdout.trim()).toBe('function function');
         const declarations = await run('ls', [join(outDir, 'dist')]);
         expect(declarations.stdout).toContain('index.d.ts');
+        // Every entry point the package exports is built, nestjs-caches/testing included.
+        const { exports } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+          exports: Record<string, string | Record<string, string>>;
+        };
+        expect(Object.keys(exports)).toContain('./testing');
+        for (const target of Object.values(exports).flatMap((entry) =>
+          typeof entry === 'string' ? [entry] : Object.values(entry),
+        )) {
+          expect(existsSync(join(outDir, target))).toBe(true);
+        }
+        // @internal members are stripped from the declarations users compile against.
+        const cacheTypes = readFileSync(join(outDir, 'dist', 'core', 'cache.d.ts'), 'utf8');
+        expect(cacheTypes).toContain('getOrSet');
+        expect(cacheTypes).not.toContain('recordStaleServe');
       } finally {
         rmSync(app, { recursive: true, force: true });
         rmSync(importer, { force: true });

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { createRedisBackend } from '../../lib/backends/redis.backend.js';
+import { createRedisBackend } from '../../lib/backends/redis/create-redis-backend.js';
 import { redisDb } from '../support/addresses.js';
 import { resolvedEntry } from '../support/resolved-entry.js';
 

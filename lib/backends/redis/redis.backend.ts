@@ -1,18 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { Cluster, Redis, type ChainableCommander, type ClusterNode, type RedisOptions } from 'ioredis';
-import { unsafeCountError } from '../core/values.js';
-import { describeValue } from '../core/describe-value.js';
-import { CacheConfigError, CacheValueError } from '../core/errors.js';
-import { clearPatternOf } from '../core/keys.js';
-import { checkOptionNames } from '../core/resolve-config.js';
-import { decodeValue, encodeValue } from '../core/serializer.js';
-import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss, type ValueWithTtl } from '../interfaces/cache-backend.interface.js';
-import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
+import { Cluster, type ChainableCommander, type Redis } from 'ioredis';
+import { CacheConfigError, CacheValueError } from '../../core/errors.js';
+import { RateLimitedLog } from '../../core/rate-limited-log.js';
+import { decodeValue, encodeValue } from '../../core/serializer.js';
+import type { TtlMs } from '../../core/timeouts.js';
+import { unsafeCountError } from '../../core/values.js';
+import { MISS, type CacheBackend, type Miss, type ValueWithTtl } from '../../interfaces/cache-backend.interface.js';
+import { quitRedis } from './quit-redis.js';
 
-const OPTIONS = ['clearAll', 'redisOptions'];
-const LOCATION_EXAMPLE = `'redis://127.0.0.1:6379/1', { cluster: ['10.0.0.1:6379', '10.0.0.2:6379'] } or { sentinels: [{ host: '10.0.0.1', port: 26379 }], name: 'mymaster' }`;
-const ERROR_LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1000;
 // V8's serializer starts every payload with its version tag; raw integers are ASCII.
 const V8_VERSION_TAG = 0xff;
@@ -39,90 +34,7 @@ return 0`;
 type WithIncrScript = { nestjsCachesIncr(key: string, delta: string, mode: string): Promise<number | string | null> };
 type WithDeleteIfEquals = { nestjsCachesDeleteIfEquals(key: string, expected: Buffer | string): Promise<number> };
 
-/**
- * Builds the redis backend of an alias: a URL (`redis://h:p/db`, `rediss://`), a cluster node list
- * or sentinels, checked at boot.
- *
- * @example { backend: 'redis', location: 'redis://127.0.0.1:6379/1', options: { clearAll: false } }
- */
-export function createRedisBackend(entry: ResolvedCacheEntry, _context?: BackendContext): RedisBackend {
-  checkOptionNames(entry, OPTIONS);
-  const { clearAll = false, redisOptions = {} } = entry.options as { clearAll?: unknown; redisOptions?: unknown };
-  if (typeof clearAll !== 'boolean') {
-    throw new CacheConfigError(
-      `caches.${entry.alias}.options.clearAll must be true or false; got ${describeValue(clearAll)}.`,
-    );
-  }
-  if (typeof redisOptions !== 'object' || redisOptions === null) {
-    throw new CacheConfigError(
-      `caches.${entry.alias}.options.redisOptions must be an object of ioredis options, e.g. { password: 'secret' }.`,
-    );
-  }
-  return new RedisBackend(connect(entry, redisOptions as RedisOptions), {
-    alias: entry.alias,
-    clearAll,
-    commandTimeoutMs: entry.commandTimeoutMs,
-    clearPattern: clearPatternOf(entry.keyFunction, entry.keyPrefix),
-  });
-}
-
-/** Connection settings that make a dead server fail fast instead of queueing (DESIGN §7). */
-function connect(entry: ResolvedCacheEntry, extra: RedisOptions): Redis | Cluster {
-  // Per connection (a cluster applies them to each node's connection).
-  const nodeOptions: RedisOptions = {
-    commandTimeout: entry.commandTimeoutMs,
-    connectTimeout: Math.max(entry.commandTimeoutMs * 4, 2000),
-    maxRetriesPerRequest: 1,
-    ...extra,
-  };
-  const common: RedisOptions = {
-    enableOfflineQueue: false,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-    ...nodeOptions,
-  };
-  const location = entry.location;
-  const wrong = (why: string) =>
-    new CacheConfigError(`caches.${entry.alias}.location: ${why}; e.g. ${LOCATION_EXAMPLE}.`);
-  if (typeof location === 'string') {
-    if (!/^rediss?:\/\//.test(location)) throw wrong(`'${location}' is not a redis:// or rediss:// URL`);
-    return new Redis(location, common);
-  }
-  if (location === undefined || location === null || typeof location !== 'object' || Array.isArray(location)) {
-    throw wrong('the redis backend needs a URL, a cluster node list or sentinels');
-  }
-  if ('cluster' in location) {
-    const nodes = location.cluster;
-    if (!Array.isArray(nodes) || nodes.length === 0 || !nodes.every((n) => typeof n === 'string' || isHostPort(n))) {
-      throw wrong(`cluster must be a non-empty list of 'host:port' strings`);
-    }
-    return new Cluster(nodes as ClusterNode[], {
-      enableOfflineQueue: false,
-      clusterRetryStrategy: (times) => Math.min(times * 100, 2000),
-      slotsRefreshTimeout: Math.max(entry.commandTimeoutMs * 2, 1000),
-      redisOptions: nodeOptions,
-    });
-  }
-  if ('sentinels' in location) {
-    const { sentinels, name } = location as { sentinels?: unknown; name?: unknown };
-    if (!Array.isArray(sentinels) || sentinels.length === 0 || !sentinels.every(isHostPort)) {
-      throw wrong('sentinels must be a non-empty list of { host, port }');
-    }
-    if (typeof name !== 'string' || name === '') throw wrong('sentinels need the name of the master group');
-    return new Redis({ ...common, sentinels: sentinels as Array<{ host: string; port: number }>, name });
-  }
-  throw wrong('the object form needs a cluster or sentinels field');
-}
-
-function isHostPort(value: unknown): boolean {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as { host?: unknown }).host === 'string' &&
-    typeof (value as { port?: unknown }).port === 'number'
-  );
-}
-
-interface RedisBackendSettings {
+export interface RedisBackendSettings {
   alias: string;
   clearAll: boolean;
   commandTimeoutMs: number;
@@ -136,16 +48,15 @@ interface RedisBackendSettings {
  */
 export class RedisBackend implements CacheBackend {
   readonly timesOutCommands = true;
-  private readonly logger: Logger;
+  private readonly connectionErrors: RateLimitedLog;
   private readonly isCluster: boolean;
-  private lastErrorLoggedAt = -Infinity;
   private closing: Promise<void> | undefined;
 
   constructor(
     readonly client: Redis | Cluster,
     private readonly settings: RedisBackendSettings,
   ) {
-    this.logger = new Logger(`Cache:${settings.alias}`);
+    this.connectionErrors = new RateLimitedLog(new Logger(`Cache:${settings.alias}`), 'connection errors');
     this.isCluster = client instanceof Cluster;
     client.defineCommand('nestjsCachesIncr', { numberOfKeys: 1, lua: INCR_SCRIPT });
     client.defineCommand('nestjsCachesDeleteIfEquals', { numberOfKeys: 1, lua: DELETE_IF_EQUALS_SCRIPT });
@@ -320,7 +231,7 @@ export class RedisBackend implements CacheBackend {
   /** Removes the keys matching a SCAN pattern (from `clearPatternOf`), on every master. */
   async clearMatching(pattern: string | undefined): Promise<void> {
     if (pattern === undefined) {
-      throw new CacheValueError(
+      throw new CacheConfigError(
         `Cache '${this.settings.alias}' cannot clear: its keyFunction does not keep the key visible, so its keys cannot be told from others. Set options.clearAll: true to FLUSHDB instead.`,
       );
     }
@@ -330,30 +241,12 @@ export class RedisBackend implements CacheBackend {
 
   /** Quits, and drops the connection if the server does not answer in time. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      let timer: NodeJS.Timeout | undefined;
-      try {
-        await Promise.race([
-          this.client.quit(),
-          new Promise((resolve) => (timer = setTimeout(resolve, Math.max(this.settings.commandTimeoutMs, 200)))),
-        ]);
-      } catch {
-        // Quitting a dead connection fails; disconnecting below is what matters.
-      } finally {
-        clearTimeout(timer);
-        this.client.disconnect();
-      }
-    })();
+    this.closing ??= quitRedis(this.client, this.settings.commandTimeoutMs);
     return this.closing;
   }
 
   private logConnectionError(error: Error): void {
-    const now = Date.now();
-    if (now - this.lastErrorLoggedAt < ERROR_LOG_INTERVAL_MS) return;
-    this.lastErrorLoggedAt = now;
-    this.logger.warn(
-      `Redis connection error (reconnecting; reported once per ${ERROR_LOG_INTERVAL_MS / 1000} s): ${error.message}`,
-    );
+    this.connectionErrors.warn(`Redis connection error (reconnecting): ${error.message}`);
   }
 }
 

@@ -1,4 +1,14 @@
-import type { InvalidationRelation } from './invalidates-also.decorator.js';
+/** An entity: its class (`Recipe`), or its name for entities declared with `EntitySchema`. */
+export type EntityRef = Function | string;
+
+/** One relation along which a change spreads: a change to `from` also changes `to`'s row `id(row)`. */
+export interface InvalidationRelation<R = any> {
+  from: EntityRef;
+  /** A function, so that entities importing each other can name one another. */
+  to: () => EntityRef;
+  /** The id of the `to` row that the changed `from` row belongs to; `undefined` when unknown. */
+  id: (row: R) => unknown;
+}
 
 /**
  * `CacheModule`'s `invalidation` option: which TypeORM DataSources are watched for changes, and

@@ -1,2 +1,0 @@
-/** Holds the resolved `metrics` option of `CacheModule`. */
-export const CACHE_METRICS_OPTIONS = Symbol('nestjs-caches:metrics-options');
