@@ -1,4 +1,4 @@
-// `npm run bench -- backends`: redis, tiered, memcached and database through the public API,
+// `npm run bench -- backends`: redis, tiered, keyv, memcached and database through the public API,
 // each against its raw client doing the same commands in the same run; then how locmem,
 // filesystem and database costs grow with their size (bench/backends-scaling.mjs). Servers come from
 // REDIS_URL / MEMCACHED_SERVERS / POSTGRES_URL, or are started here, as the tests start them.
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ensureBinaries } from '../test/setup/binaries.mjs';
 import { POSTGRES_DATABASE, TestServers } from '../test/setup/servers.mjs';
 import { runDatabaseBench } from './backends-database.mjs';
+import { run as runKeyvBenches } from './backends-keyv.mjs';
 import { runScalingBench } from './backends-scaling.mjs';
 import { run as runMemcachedBench } from './backends-memcached.mjs';
 import { run as runRedisBenches } from './backends-redis.mjs';
@@ -30,6 +31,7 @@ export async function run() {
     console.log(pinning);
     const bars = [];
     await runRedisBenches(bars);
+    await runKeyvBenches(bars);
     await runMemcachedBench(bars);
     await runDatabaseBench(bars);
     writeBarChart(chartPath('backends'), {
@@ -39,7 +41,7 @@ export async function run() {
       note:
         'Each bar is the median of interleaved slices of one run; ratios are to the raw client doing the same commands ' +
         '(grey; for tiered, a plain locmem get) in the same group, each group with its own axis from zero. ' +
-        `${pinning} redis: 100 commands in flight (getMany: one MGET of 100 keys); memcached: 2 servers, 100 pipelined commands; database: 200 keys.`,
+        `${pinning} redis: 100 commands in flight (getMany: one MGET of 100 keys); keyv: against Keyv + @keyv/redis and Keyv's Map, 100 keys; memcached: 2 servers, 100 pipelined commands; database: 200 keys.`,
     });
     await runScalingBench();
   } finally {

@@ -41,6 +41,7 @@ export {
   type CacheStaleEvent,
 } from './core/cache-diagnostics.js';
 export { parseCacheUrl } from './core/cache-url.js';
+export { KeyvCacheStore, toKeyvStore } from './interop/to-keyv-store.js';
 export { CacheBackendError, CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './core/errors.js';
 export { defaultKeyFunction, MAX_KEY_LENGTH, type KeyFunction } from './core/keys.js';
 export type { TimeoutSeconds, TtlMs } from './core/timeouts.js';
@@ -67,6 +68,7 @@ export type {
   DatabaseEntryOptions,
   DummyEntryOptions,
   FileSystemEntryOptions,
+  KeyvEntryOptions,
   LocMemEntryOptions,
   MemcachedEntryOptions,
   RedisClusterLocation,

@@ -14,6 +14,7 @@ const PEERS_OF: Record<string, readonly OptionalPeer[]> = {
   redis: ['ioredis'],
   memcached: ['memjs'],
   database: ['typeorm', '@nestjs/typeorm'],
+  keyv: ['keyv'],
 };
 
 /**
@@ -49,6 +50,8 @@ export async function createBackend(entry: ResolvedCacheEntry, context: BackendC
       return (await import('./database/create-database-backend.js')).createDatabaseBackend(entry, context);
     case 'tiered':
       return (await import('./tiered/create-tiered-backend.js')).createTieredBackend(entry, context);
+    case 'keyv':
+      return (await import('./keyv.backend.js')).createKeyvBackend(entry);
   }
 }
 

@@ -1,5 +1,6 @@
 import { addDelta } from '../core/values.js';
 import { coarseNow } from '../core/coarse-clock.js';
+import { globToRegExp } from '../core/keys.js';
 import { readSnapshot, takeSnapshot, type Snapshot } from '../core/snapshot.js';
 import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
@@ -98,6 +99,13 @@ export class LocMemBackend implements CacheBackend {
 
   clear(): void {
     this.entries.clear();
+  }
+
+  /** Removes the keys matching a glob pattern (from `clearPatternOf`): one pass over the map. */
+  clearMatching(pattern: string | undefined): void {
+    if (pattern === undefined) return this.clear();
+    const matches = globToRegExp(pattern);
+    for (const key of this.entries.keys()) if (matches.test(key)) this.entries.delete(key);
   }
 
   close(): void {

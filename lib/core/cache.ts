@@ -8,7 +8,7 @@ import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
 import { PlainGetOrSet, valueOf, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
-import { keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
+import { clearPatternOf, keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
 import { isSafeCount, unsafeCountError } from './values.js';
 
@@ -270,6 +270,22 @@ export class Cache {
   /** Removes every key of this alias (and, for shared backends, only this alias's keys). */
   async clear(): Promise<void> {
     await this.attempt('clear', '*', undefined, () => this.backend.clear());
+  }
+
+  /**
+   * Removes this alias's keys whose key starts with `start`, at every version, on backends that
+   * can match keys (`clearMatching`: locmem, redis, tiered over them); for `toKeyvStore`'s
+   * namespaces. Other backends cannot list their keys, so there is no fallback.
+   * @internal
+   */
+  async clearStartingWith(start: string): Promise<void> {
+    const pattern = clearPatternOf(this.keyFunction, this.keyPrefix, start);
+    if (this.backend.clearMatching === undefined || pattern === undefined) {
+      throw new CacheValueError(
+        `Cache '${this.alias}' cannot remove only the keys starting with '${start}': ${pattern === undefined ? 'its keyFunction hides the key' : 'its backend cannot match keys (locmem, redis and tiered over them can)'}. Give the Keyv an alias of its own and no namespace (new Keyv({ store, namespace: undefined })), whose clear() clears the alias.`,
+      );
+    }
+    await this.attempt('clear', `${start}*`, undefined, () => this.backend.clearMatching!(pattern));
   }
 
   /** Releases connections and timers; the module calls it on application shutdown. */

@@ -107,23 +107,32 @@ export function assertKeyIsSafe(key: string): void {
 }
 
 /**
- * The glob pattern (redis SCAN) of every key an alias makes, whatever the key and the version: the key
- * function applied to marker values, glob-escaped, with the markers turned into `*`. A key
- * function that hides the key (e.g. hashes it) gives no pattern: such aliases can only clear
- * with `options.clearAll` (FLUSHDB).
+ * The glob pattern (redis SCAN) of every key an alias makes whose user key starts with `keyStart`
+ * (default: every key), whatever the version: the key function applied to marker values,
+ * glob-escaped, with the markers turned into `*`. A key function that hides the key (e.g. hashes
+ * it) gives no pattern: such aliases can only clear with `options.clearAll` (FLUSHDB).
  */
-export function clearPatternOf(keyFunction: KeyFunction, keyPrefix: string): string | undefined {
+export function clearPatternOf(keyFunction: KeyFunction, keyPrefix: string, keyStart = ''): string | undefined {
   const keyMarker = '\u0001nestjs-caches-key\u0001';
   const versionMarker = 918_273_645;
   const sample = keyFunction(keyMarker, keyPrefix, versionMarker);
   if (!sample.includes(keyMarker)) return undefined;
   return sample
     .split(keyMarker)
-    .map((part) =>
-      part
-        .split(String(versionMarker))
-        .map((text) => text.replace(/[*?[\]\\]/g, '\\$&'))
-        .join('*'),
-    )
-    .join('*');
+    .map((part) => part.split(String(versionMarker)).map(escapeGlob).join('*'))
+    .join(`${escapeGlob(keyStart)}*`);
+}
+
+const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, '\\$&');
+
+/** A redis glob pattern (`*`, `?`, backslash escapes; what `clearPatternOf` makes) as a regular expression. */
+export function globToRegExp(pattern: string): RegExp {
+  let source = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i]!;
+    if (char === '*') source += '[\\s\\S]*';
+    else if (char === '?') source += '[\\s\\S]';
+    else source += (char === '\\' ? (pattern[++i] ?? '') : char).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  return new RegExp(`^${source}$`);
 }

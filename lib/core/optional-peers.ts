@@ -6,7 +6,8 @@ import { CacheConfigError } from './errors.js';
  * are optional too, but only the app imports them: the fragment tag and the health indicator
  * work on what the app hands them.)
  */
-export type OptionalPeer = 'ioredis' | 'memjs' | 'typeorm' | '@nestjs/typeorm' | 'prom-client' | '@opentelemetry/api';
+export type OptionalPeer =
+  'ioredis' | 'memjs' | 'typeorm' | '@nestjs/typeorm' | 'prom-client' | '@opentelemetry/api' | 'keyv';
 
 /**
  * Checks at boot that the peers a configured feature needs can be imported, so that a missing

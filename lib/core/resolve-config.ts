@@ -11,7 +11,16 @@ import { checkKnownFields } from './known-fields.js';
 import { CacheConfigError } from './errors.js';
 import { defaultKeyFunction } from './keys.js';
 
-export const BUILT_IN_BACKENDS = ['locmem', 'filesystem', 'dummy', 'database', 'memcached', 'redis', 'tiered'] as const;
+export const BUILT_IN_BACKENDS = [
+  'locmem',
+  'filesystem',
+  'dummy',
+  'database',
+  'memcached',
+  'redis',
+  'tiered',
+  'keyv',
+] as const;
 
 const ENTRY_FIELDS = new Set<string>([
   'backend',

@@ -1,4 +1,4 @@
-import { decodeValue, encodeValue } from './serializer.js';
+import { decodeValue, encodeValue, isPlainObject } from './serializer.js';
 
 /**
  * A private copy of a value, made once when it is stored. Plain data (objects, arrays,
@@ -72,10 +72,4 @@ function copyItem(item: unknown, copies: Map<object, object>): unknown {
     default:
       return item;
   }
-}
-
-/** An object literal's shape; checked without `Object.prototype` identity, which differs per realm. */
-function isPlainObject(value: object): boolean {
-  const prototype = Object.getPrototypeOf(value);
-  return prototype === null || Object.getPrototypeOf(prototype) === null;
 }

@@ -8,7 +8,8 @@ import type { CacheMetricsOptions } from './cache-metrics-options.interface.js';
 import type { InvalidationOptions } from './invalidation-options.interface.js';
 import type { CachePanelOptions, CacheTracingOptions } from './observability-options.interface.js';
 
-export type BuiltInBackendName = 'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered';
+export type BuiltInBackendName =
+  'locmem' | 'filesystem' | 'dummy' | 'database' | 'memcached' | 'redis' | 'tiered' | 'keyv';
 
 /** A custom backend: a class whose constructor takes the alias's resolved entry. */
 export type CacheBackendClass = new (entry: ResolvedCacheEntry, context: BackendContext) => CacheBackend;
@@ -133,6 +134,23 @@ export interface TieredEntryOptions extends CommonEntryOptions {
   options?: Record<string, never>;
 }
 
+/**
+ * Any Keyv store as an alias. Keyv's own types are not imported: keyv is an optional peer.
+ *
+ * @example { backend: 'keyv', options: { store: new KeyvRedis('redis://127.0.0.1:6379', { throwOnErrors: true }) } }
+ */
+export interface KeyvEntryOptions extends CommonEntryOptions {
+  backend: 'keyv';
+  location?: undefined;
+  options: {
+    /**
+     * A `Keyv` instance (its namespace is kept), a Keyv storage adapter or a `Map`. An adapter that
+     * swallows errors (e.g. `@keyv/redis` without `throwOnErrors: true`) makes failures look like misses.
+     */
+    store: object;
+  };
+}
+
 /** An alias whose backend is your class; it reads `location` and `options` as it likes. */
 export interface CustomEntryOptions extends CommonEntryOptions {
   backend: CacheBackendClass;
@@ -154,6 +172,7 @@ export type CacheEntryOptions =
   | MemcachedEntryOptions
   | RedisEntryOptions
   | TieredEntryOptions
+  | KeyvEntryOptions
   | CustomEntryOptions;
 
 export type CacheLocation = string | string[] | Record<string, unknown>;

@@ -38,6 +38,11 @@ export const noServers: CacheEntryOptions = { backend: 'memcached' };
 export const noRedis: CacheEntryOptions = { backend: 'redis' };
 // @ts-expect-error a tiered alias needs its tiers
 export const noTiers: CacheEntryOptions = { backend: 'tiered' };
+// @ts-expect-error a keyv alias needs its store
+export const noKeyvStore: CacheEntryOptions = { backend: 'keyv' };
+// @ts-expect-error a keyv alias takes its store in options, not a location
+export const keyvLocation: CacheEntryOptions = { backend: 'keyv', location: 'h', options: { store: {} } };
+export const keyvStore: CacheEntryOptions = { backend: 'keyv', options: { store: new Map() } };
 // @ts-expect-error culling is not a redis option
 export const redisCulling: CacheEntryOptions = { backend: 'redis', location: 'redis://h', options: { maxEntries: 1 } };
 // @ts-expect-error clearAll is redis's, not memcached's

@@ -34,8 +34,8 @@ async function bootWithout(hidden: string[], configurations: string[]): Promise<
 describe('a missing optional peer', () => {
   it('fails boot naming the alias, the backend and the install command', async () => {
     const lines = await bootWithout(
-      ['ioredis', 'memjs', 'typeorm', '@nestjs/typeorm', 'nunjucks', '@nestjs/terminus'],
-      ['memcached', 'redis', 'tiered bus', 'database', 'health'],
+      ['ioredis', 'memjs', 'typeorm', '@nestjs/typeorm', 'nunjucks', '@nestjs/terminus', 'keyv'],
+      ['memcached', 'redis', 'tiered bus', 'database', 'keyv', 'health'],
     );
     expect(lines).toEqual({
       memcached: "CacheConfigError: caches.sessions uses backend 'memcached', which needs memjs: npm install memjs",
@@ -44,6 +44,7 @@ describe('a missing optional peer', () => {
         'CacheConfigError: caches.layered.bus publishes invalidations over redis, which needs ioredis: npm install ioredis',
       database:
         "CacheConfigError: caches.rows uses backend 'database', which needs typeorm and @nestjs/typeorm: npm install typeorm @nestjs/typeorm",
+      keyv: "CacheConfigError: caches.adapted uses backend 'keyv', which needs keyv: npm install keyv",
       // Only the app imports Nunjucks and terminus: without them the rest works, the health indicator too.
       health: 'booted, default up',
     });

@@ -16,6 +16,8 @@ const CONFIGURATIONS: Record<string, CachesOptions> = {
   },
   database: { default: { backend: 'locmem' }, rows: { backend: 'database', location: 'cache_table' } },
   health: { default: { backend: 'locmem' } },
+  // A Map is a Keyv store too: the alias must still say that keyv itself is missing.
+  keyv: { default: { backend: 'locmem' }, adapted: { backend: 'keyv', options: { store: new Map() } } },
 };
 
 async function boot(name: string): Promise<string> {
