@@ -176,7 +176,7 @@ function panelScript(path: string): string {
   fetch(${JSON.stringify(path)} + '/' + entry.description).then((r) => r.json()).then((request) => {
     const panel = document.createElement('section');
     panel.id = 'cache-panel';
-    panel.setAttribute('style', 'position:fixed;right:0;bottom:0;max-height:45vh;overflow:auto;background:#fffdf3;border:1px solid #cb9;font:12px ui-monospace,monospace;padding:6px 10px;box-shadow:0 0 8px #0003;z-index:2147483647');
+    panel.setAttribute('style', 'position:fixed;left:0;right:0;bottom:0;max-height:45vh;overflow:auto;box-sizing:border-box;background:#fffdf3;border:1px solid #cb9;font:12px ui-monospace,monospace;padding:6px 10px;box-shadow:0 0 8px #0003;z-index:2147483647');
     const hits = request.calls.filter((c) => c.hit === true).length;
     const ms = request.calls.reduce((sum, c) => sum + c.durationMs, 0);
     const title = document.createElement('strong');
@@ -184,7 +184,8 @@ function panelScript(path: string): string {
     const table = document.createElement('table');
     const row = (cells, tag) => {
       const tr = table.insertRow();
-      for (const text of cells) { const td = document.createElement(tag); td.textContent = text; td.style.padding = '1px 6px'; tr.append(td); }
+      // Keys may be long: only the key column wraps, the others keep their words whole.
+      cells.forEach((text, i) => { const td = document.createElement(tag); td.textContent = text; td.style.padding = '1px 6px'; if (i === 2) td.style.overflowWrap = 'anywhere'; else td.style.whiteSpace = 'nowrap'; tr.append(td); });
     };
     row(['alias', 'operation', 'key', 'result', 'ms', 'by'], 'th');
     for (const c of request.calls) {
