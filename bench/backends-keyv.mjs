@@ -6,11 +6,10 @@
 // - toKeyvStore over a locmem alias, inside a Keyv, against Keyv's own in-memory store (a Map).
 // Uses REDIS_URL (bench/backends.bench.mjs starts a server).
 import 'reflect-metadata';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import KeyvRedis from '@keyv/redis';
 import { Keyv } from 'keyv';
-import { Caches, CacheModule, toKeyvStore } from '../dist/index.js';
+import { createCacheApp, onDatabase } from './cache-app.mjs';
+import { Caches, toKeyvStore } from '../dist/index.js';
 import {
   environmentHeader,
   formatNs,
@@ -28,21 +27,6 @@ const KEYV_REDIS_TARGET = 0.85;
 
 const keys = Array.from({ length: KEY_COUNT }, (_, i) => `item:${i}`);
 const values = keys.map((_, i) => ({ id: i, name: `Item ${i}`, email: `item${i}@example.com`, active: i % 2 === 0 }));
-
-async function createApp(caches) {
-  class KeyvBenchModule {}
-  Module({ imports: [CacheModule.forRoot(caches)] })(KeyvBenchModule);
-  const app = await NestFactory.createApplicationContext(KeyvBenchModule, { logger: false });
-  await app.init();
-  return app;
-}
-
-/** The bench's own database (10): clearing it touches nothing else. */
-function onDatabase(url, db) {
-  const parsed = new URL(url);
-  parsed.pathname = `/${db}`;
-  return parsed.href;
-}
 
 /** Gets and sets of KEY_COUNT keys, all in flight at once, for a baseline and a contender of each. */
 function getSetTasks(sides) {
@@ -89,7 +73,7 @@ function report(title, baseline, contender, results, bars, groupPrefix) {
 export async function runKeyvBackendBench(url, bars = []) {
   console.log(`\n== keyv backend over @keyv/redis against raw Keyv + @keyv/redis (target >= ${KEYV_REDIS_TARGET}x) ==`);
   const location = onDatabase(url, 10);
-  const app = await createApp({
+  const app = await createCacheApp({
     default: {
       backend: 'keyv',
       timeout: null,
@@ -129,7 +113,7 @@ export async function runKeyvBackendBench(url, bars = []) {
 /** toKeyvStore over locmem, inside a Keyv, against Keyv's own Map. */
 export async function runToKeyvStoreBench(bars = []) {
   console.log("\n== toKeyvStore over locmem against Keyv's in-memory store ==");
-  const app = await createApp({
+  const app = await createCacheApp({
     default: { backend: 'locmem', location: 'bench-keyv', timeout: null, options: { maxEntries: 10_000 } },
   });
   try {

@@ -5,10 +5,9 @@
 // of its own (REDIS_SERVER_BIN, default redis-server on PATH) on a free loopback port.
 import 'reflect-metadata';
 import { deserialize, serialize } from 'node:v8';
-import { Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
 import { Redis } from 'ioredis';
-import { Caches, CacheModule } from '../dist/index.js';
+import { createCacheApp, onDatabase } from './cache-app.mjs';
+import { Caches } from '../dist/index.js';
 import {
   environmentHeader,
   formatNs,
@@ -32,21 +31,6 @@ const values = keys.map((_, i) => ({ id: i, name: `Item ${i}`, email: `item${i}@
 // The backend stores made keys (`${prefix}:${version}:${key}`); the raw side uses the same keys.
 const made = (key) => `:1:${key}`;
 
-async function createApp(caches) {
-  class RedisBenchModule {}
-  Module({ imports: [CacheModule.forRoot(caches)] })(RedisBenchModule);
-  const app = await NestFactory.createApplicationContext(RedisBenchModule, { logger: false });
-  await app.init();
-  return app;
-}
-
-/** The same server, on a given database (the bench's own: its clear() touches nothing else). */
-function onDatabase(url, db) {
-  const parsed = new URL(url);
-  parsed.pathname = `/${db}`;
-  return parsed.href;
-}
-
 function rowsAgainst(baselineName, results, pairs) {
   return pairs.flatMap(([op, baseline, api]) => {
     const base = results.get(baseline);
@@ -65,7 +49,7 @@ function rowsAgainst(baselineName, results, pairs) {
 export async function runRedisBench(url, bars = []) {
   console.log(`\n== redis: get/set/getMany through Cache against raw ioredis (target >= ${REDIS_TARGET}x) ==`);
   const location = onDatabase(url, 9);
-  const app = await createApp({ default: { backend: 'redis', location, timeout: null, commandTimeoutMs: 500 } });
+  const app = await createCacheApp({ default: { backend: 'redis', location, timeout: null, commandTimeoutMs: 500 } });
   // The raw client gets the backend's connection settings: its commandTimeout costs a timer per
   // command, which is the price of failing fast, not of the library.
   const raw = new Redis(location, { commandTimeout: 500, maxRetriesPerRequest: 1 });
@@ -149,7 +133,7 @@ export async function runTieredBench(url, bars = []) {
   console.log(
     `\n== tiered: L1 hit of locmem + redis against plain locmem (target <= ${TIERED_TARGET_COST}x its cost) ==`,
   );
-  const app = await createApp({
+  const app = await createCacheApp({
     default: { backend: 'locmem', location: 'bench-plain', timeout: null, options: { maxEntries: 10_000 } },
     l1: { backend: 'locmem', location: 'bench-l1', timeout: null, options: { maxEntries: 10_000 } },
     l2: { backend: 'redis', location: onDatabase(url, 9), timeout: null },
