@@ -8,7 +8,6 @@ export const NEST_11_PACKAGES = {
   '@nestjs/platform-fastify': '11.2.8',
   '@nestjs/typeorm': '11.0.3',
   '@nestjs/terminus': '11.1.1',
-  '@nestjs/cache-manager': '3.1.3',
   '@nestjs/config': '4.0.4',
   '@nestjs/swagger': '11.4.7',
   '@nestjs/graphql': '13.4.4',
