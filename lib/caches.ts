@@ -51,6 +51,11 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
   private constructor(
     private readonly byAlias: ReadonlyMap<string, Cache>,
     private readonly backends: readonly CacheBackend[],
+    /**
+     * Spans and the panel of this app, for the layers that make calls of their own (fragments).
+     * @internal
+     */
+    readonly observability: CacheObservability | null = null,
   ) {}
 
   /**
@@ -81,7 +86,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     const byAlias = new Map(
       entries.map((entry) => [entry.alias, buildCache(entry, backends.get(entry.alias)!, observability)]),
     );
-    return new Caches(byAlias, [...backends.values()]);
+    return new Caches(byAlias, [...backends.values()], observability);
   }
 
   /** The store of an alias; a `CacheConfigError` listing the configured aliases if there is none. */

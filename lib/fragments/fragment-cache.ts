@@ -41,6 +41,35 @@ export class FragmentCache {
     render: () => string | Promise<string>,
     options: FragmentCacheOptions = {},
   ): Promise<string> {
+    const observability = this.caches.observability;
+    if (!observability?.observing) return this.renderCached(name, varyOn, timeout, render, options);
+    const cache = this.aliasFor(options.cache);
+    const attributes = {
+      'cache.alias': cache.alias,
+      'cache.operation': 'fragment',
+      'cache.backend': cache.backendName,
+      'cache.fragment': name,
+    };
+    const rendering = () => {
+      observability.markRan();
+      return render();
+    };
+    return observability.observe(
+      'cache.fragment',
+      `{% cache ${name} %}`,
+      attributes,
+      () => this.renderCached(name, varyOn, timeout, rendering, options),
+      (ran) => !ran,
+    );
+  }
+
+  private renderCached(
+    name: string,
+    varyOn: Iterable<unknown>,
+    timeout: TimeoutSeconds | undefined,
+    render: () => string | Promise<string>,
+    options: FragmentCacheOptions,
+  ): Promise<string> {
     const cache = this.aliasFor(options.cache);
     const dependsOn = checkDependencies(options.dependsOn, `FragmentCache.render('${name}')`);
     if (dependsOn === undefined || dependsOn.length === 0) {

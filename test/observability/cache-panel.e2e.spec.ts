@@ -9,6 +9,7 @@ import {
   CacheConfigError,
   CacheModule,
   CachePage,
+  FragmentCache,
   type CacheModuleOptions,
   type PanelRequest,
 } from '../../lib/index.js';
@@ -27,7 +28,13 @@ class PanelController {
   constructor(
     private readonly cache: Cache,
     private readonly recipes: RecipesService,
+    private readonly fragments: FragmentCache,
   ) {}
+
+  @Get('fragment/:name')
+  async fragment(@Param('name') name: string) {
+    return { html: await this.fragments.render('sidebar', [name], 60, () => `<aside>${name}</aside>`) };
+  }
 
   @Get('low/:name')
   async low(@Param('name') name: string) {
@@ -123,6 +130,18 @@ describe.each(ADAPTERS)('the cache panel on %s', (adapter) => {
     expect(panel.calls.at(-1)).toMatchObject({ operation: 'get', hit: true });
     expect(hit.headers['server-timing']).toMatch(/cache;desc="HIT";dur=[\d.]+/);
     expect(hit.headers['server-timing']).toMatch(/cache-default;desc="2 calls, 2 hits";dur=[\d.]+/);
+  });
+
+  it('names the {% cache %} fragment behind its calls', async () => {
+    const miss = await request(url).get('/panel-app/fragment/ada').expect(200);
+    const missed = await panelOf(miss.headers['x-cache-panel'] as string);
+    expect(new Set(missed.calls.map((call) => call.origin))).toEqual(new Set(['{% cache sidebar %}']));
+    expect(missed.calls[0]).toMatchObject({ operation: 'get', hit: false });
+    const hit = await request(url).get('/panel-app/fragment/ada').expect(200);
+    const hits = await panelOf(hit.headers['x-cache-panel'] as string);
+    expect(hits.calls.map((call) => [call.origin, call.operation, call.hit])).toEqual([
+      ['{% cache sidebar %}', 'get', true],
+    ]);
   });
 
   it('lists recent requests, newest first, keeping at most 100', async () => {

@@ -20,6 +20,7 @@ import {
   CacheModule,
   CachePage,
   Caches,
+  FragmentCache,
   MISS,
   type CacheModuleOptions,
 } from '../../lib/index.js';
@@ -220,6 +221,25 @@ describe('OpenTelemetry spans', () => {
     expect(underHit.map((span) => span.name)).toEqual(['cache.get']);
     const underMiss = spans().filter((span) => parentOf(span) === miss!.spanContext().spanId);
     expect(underMiss.map((span) => span.name)).toEqual(['cache.get', 'cache.getOrSet']);
+  });
+
+  it('give a fragment a cache.fragment span: a miss that rendered it, then a hit', async () => {
+    app = await bootContext();
+    const fragments = app.get(FragmentCache);
+    let renders = 0;
+    const render = () => `<aside>${++renders}</aside>`;
+    expect(await fragments.render('sidebar', ['u1'], 60, render)).toBe('<aside>1</aside>');
+    expect(await fragments.render('sidebar', ['u1'], 60, render)).toBe('<aside>1</aside>');
+    const [miss, hit] = spans('cache.fragment');
+    expect(miss!.attributes).toMatchObject({
+      'cache.alias': 'default',
+      'cache.operation': 'fragment',
+      'cache.fragment': 'sidebar',
+      'cache.hit': false,
+    });
+    expect(hit!.attributes['cache.hit']).toBe(true);
+    const underHit = spans().filter((span) => parentOf(span) === hit!.spanContext().spanId);
+    expect(underHit.map((span) => span.name)).toEqual(['cache.getOrSet']);
   });
 
   it('start nothing when no tracer provider is registered', async () => {
