@@ -84,7 +84,10 @@ export class Cache {
     const made = this.validKey(key, version);
     let value: unknown;
     try {
-      value = this.instruments.timed('get', key, () => this.backend.get(made), found);
+      const instruments = this.instruments;
+      value = instruments.quiet
+        ? this.backend.get(made)
+        : instruments.timed('get', key, () => this.backend.get(made), found);
       // The hottest call: a value answered at once (locmem, a tiered L1 hit) is not awaited, which
       // would cost a turn of the microtask queue.
       if (value instanceof Promise) value = await value;

@@ -57,6 +57,14 @@ export class CacheInstrumentation {
    * watches the command: then it is timed from the call, inside its span, so that the spans of an
    * ioredis or memjs instrumentation nest under it. `hitOf` says, for reads, whether it found.
    */
+  /**
+   * Nothing would record the next command: no latency histogram, no diagnostics subscriber, no
+   * span or panel. The hottest callers then call the backend directly, without `timed`'s closure.
+   */
+  get quiet(): boolean {
+    return !this.measureLatency && !commandChannel.hasSubscribers && this.observer?.observing !== true;
+  }
+
   timed<T>(operation: string, key: CommandKey, run: () => Awaitable<T>, hitOf?: (result: T) => boolean): Awaitable<T> {
     const watch = this.observer?.observing === true ? this.observer.watch(this.command(operation, key)) : undefined;
     if (watch === undefined && !this.measureLatency && !commandChannel.hasSubscribers) return answerOf(run);
