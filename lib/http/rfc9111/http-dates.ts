@@ -21,7 +21,7 @@ export function parseHttpDate(value: string | undefined, now: number = Date.now(
   match = RFC850.exec(text);
   if (match) return utc(fullYear(Number(match[3]), now), match[2]!, match[1]!, match[4]!, match[5]!, match[6]!);
   match = ASCTIME.exec(text);
-  if (match) return utc(Number(match[7]), match[1]!, match[2]!.trim(), match[3]!, match[4]!, match[5]!);
+  if (match) return utc(Number(match[6]), match[1]!, match[2]!.trim(), match[3]!, match[4]!, match[5]!);
   return undefined;
 }
 
