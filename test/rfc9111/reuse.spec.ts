@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   decideReuse,
   mayServeStaleOnError,
+  mayServeStaleWhenDisconnected,
   requestPolicy,
   type HeaderList,
   type ReuseDecision,
@@ -105,6 +106,13 @@ describe('reusing a stored response (RFC 9111 §4, RFC 5861)', () => {
     const asking = request([['Cache-Control', 'stale-if-error=60']]);
     expect(mayServeStaleOnError(asking, storedWith('max-age=1'), at(10))).toBe(true);
     expect(mayServeStaleOnError(asking, storedWith('max-age=1, must-revalidate'), at(10))).toBe(false);
+  });
+
+  it('serves stale when the origin cannot be reached, unless the response forbids it (§4.2.4)', () => {
+    expect(mayServeStaleWhenDisconnected(storedWith('max-age=1'))).toBe(true);
+    for (const strict of ['max-age=1, must-revalidate', 'max-age=1, proxy-revalidate', 's-maxage=1', 'no-cache']) {
+      expect(mayServeStaleWhenDisconnected(storedWith(strict))).toBe(false);
+    }
   });
 
   it('reuses a response whose freshness is heuristic only when the heuristic is on', () => {

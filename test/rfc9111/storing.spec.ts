@@ -21,6 +21,16 @@ describe('storing a response (RFC 9111 §3)', () => {
     ['with private="X-Foo"', [['Cache-Control', 'max-age=60, private="X-Foo"']], 200, { store: true }],
     ['with Vary: *', [...fresh, ['Vary', 'Accept, *']], 200, { store: false, reason: 'vary-star' }],
     ['with no-cache and max-age', [['Cache-Control', 'no-cache, max-age=60']], 200, { store: true }],
+    [
+      'with no-cache and an ETag',
+      [
+        ['Cache-Control', 'no-cache'],
+        ['ETag', '"a"'],
+      ],
+      200,
+      { store: true },
+    ],
+    ['with no-cache alone', [['Cache-Control', 'no-cache']], 200, { store: false, reason: 'no-freshness' }],
   ])('stores a response %s: %j', (_label, headers, status, decision) => {
     expect(decideStore(request(), response(headers, status))).toEqual(decision);
   });

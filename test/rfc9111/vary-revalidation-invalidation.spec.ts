@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import {
+  answersNotModified,
   conditionalFields,
   describesStored,
   freshenedWith,
@@ -42,6 +43,13 @@ describe('Vary (RFC 9111 §4.1)', () => {
     ).toBe(false);
   });
 
+  it('ignores case where the field says case means nothing, and keeps order (a preference)', () => {
+    const byLanguage: HeaderList = [['Vary', 'Accept-Language']];
+    expect(varyMatches(byLanguage, [['Accept-Language', 'en-US']], [['Accept-Language', 'EN-us']])).toBe(true);
+    expect(varyMatches(byLanguage, [['Accept-Language', 'en, fr']], [['Accept-Language', 'fr, en']])).toBe(false);
+    expect(varyMatches([['Vary', 'Foo']], [['Foo', 'a']], [['Foo', 'A']])).toBe(false);
+  });
+
   it('tells an absent field from one sent empty, and matches two requests that both omit it', () => {
     expect(varyMatches(vary, [], [])).toBe(true);
     expect(varyMatches(vary, [], [['Foo', '']])).toBe(false);
@@ -70,6 +78,7 @@ describe('revalidation (RFC 9111 §4.3)', () => {
     ['ETag', '"v1"'],
     ['Last-Modified', dateAt(-100)],
     ['Content-Length', '5'],
+    ['Content-Encoding', 'gzip'],
     ['X-Old', 'kept'],
     ['X-Changed', 'before'],
   ]);
@@ -92,7 +101,7 @@ describe('revalidation (RFC 9111 §4.3)', () => {
     ]);
   });
 
-  it('updates the stored fields from a 304, except Content-Length and fields never stored (§4.3.4)', () => {
+  it('updates the stored fields from a 304, except those of the stored body and those never stored (§3.2)', () => {
     const later = T + seconds(60);
     const notModified = response(
       [
@@ -101,6 +110,7 @@ describe('revalidation (RFC 9111 §4.3)', () => {
         ['ETag', '"v1"'],
         ['X-Changed', 'after'],
         ['Content-Length', '0'],
+        ['Content-Encoding', 'br'],
         ['Connection', 'close'],
       ],
       304,
@@ -113,12 +123,30 @@ describe('revalidation (RFC 9111 §4.3)', () => {
     expect(Object.fromEntries(freshened.headers.map(([name, value]) => [name.toLowerCase(), value]))).toEqual({
       'last-modified': dateAt(-100),
       'content-length': '5',
+      'content-encoding': 'gzip',
       'x-old': 'kept',
       date: dateAt(60),
       'cache-control': 'max-age=600',
       etag: '"v1"',
       'x-changed': 'after',
     });
+  });
+
+  it('answers a client’s conditional request from the stored response (§4.3.2)', () => {
+    const conditional = (headers: HeaderList) => answersNotModified(request(headers), stored);
+    expect(conditional([['If-None-Match', '"v0", W/"v1"']])).toBe(true);
+    expect(conditional([['If-None-Match', '*']])).toBe(true);
+    expect(conditional([['If-None-Match', '"v2"']])).toBe(false);
+    // If-None-Match takes precedence over If-Modified-Since.
+    expect(
+      conditional([
+        ['If-None-Match', '"v2"'],
+        ['If-Modified-Since', dateAt(0)],
+      ]),
+    ).toBe(false);
+    expect(conditional([['If-Modified-Since', dateAt(-100)]])).toBe(true);
+    expect(conditional([['If-Modified-Since', dateAt(-101)]])).toBe(false);
+    expect(answersNotModified(request([['If-None-Match', '"v1"']], 'POST'), stored)).toBe(false);
   });
 
   it('selects the stored response by its validators (§4.3.4)', () => {

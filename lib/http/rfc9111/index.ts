@@ -15,9 +15,11 @@
 //   vary.ts                Vary matching (§4.1)
 //   reuse.ts               serve, revalidate, stale-while-revalidate, stale-if-error (§4.2.4, RFC 5861)
 //   revalidation.ts        the conditional request (§4.3.1) and its outcome (§4.3.3)
+//   client-conditionals.ts a client's conditional request answered from the cache (§4.3.2)
 //   updates.ts             freshening from a 304 (§4.3.4) and from a HEAD (§4.3.5)
 //   invalidation.ts        invalidation after unsafe methods (§4.4)
 export { ageToSend, ageValue, currentAge } from './age.js';
+export { NOT_IN_304, answersNotModified } from './client-conditionals.js';
 export {
   MAX_DELTA_SECONDS,
   coversAll,
@@ -52,6 +54,7 @@ export {
   ERROR_STATUSES_FOR_STALE,
   decideReuse,
   mayServeStaleOnError,
+  mayServeStaleWhenDisconnected,
   type ReuseDecision,
   type ReuseOptions,
 } from './reuse.js';

@@ -69,6 +69,15 @@ export function mayServeStaleOnError(
   return windows.some((window) => staleBy < window);
 }
 
+/**
+ * §4.2.4: a cache that cannot reach the origin (here: the handler failed, no response at all) may
+ * answer stale, unless the response forbids it: must-revalidate and its kin, or no-cache.
+ */
+export function mayServeStaleWhenDisconnected(stored: CacheResponse): boolean {
+  const directives = parseCacheControl(stored.headers);
+  return !strictlyFresh(directives) && directives.noCache === undefined;
+}
+
 /** Statuses RFC 5861 §4 counts as an error that stale-if-error may hide. */
 export const ERROR_STATUSES_FOR_STALE = new Set([500, 502, 503, 504]);
 

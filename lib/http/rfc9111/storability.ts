@@ -1,9 +1,10 @@
 // RFC 9111 §3: whether a shared cache may store a response to a request, and §3.5 for requests
 // with Authorization. This cache stores only what it can reuse: a response it could only ever
-// forward again (no freshness, no heuristic) is not kept.
+// forward again (no freshness, no heuristic, no no-cache with a validator) is not kept.
 import { coversAll, parseCacheControl } from './cache-control.js';
 import { hasExplicitFreshness, freshnessLifetime, type HeuristicFreshness } from './freshness.js';
 import { hasField, type CacheRequest, type CacheResponse } from './messages.js';
+import { canRevalidate as hasValidator } from './revalidation.js';
 import { requestPolicy } from './request-directives.js';
 import { isStorableStatus, isUnderstood } from './statuses.js';
 import { varyNames } from './vary.js';
@@ -55,6 +56,8 @@ export function decideStore(request: CacheRequest, response: CacheResponse, opti
   if (varyNames(response.headers) === '*') return { store: false, reason: 'vary-star' };
   const reusable =
     hasExplicitFreshness(response, directives) ||
-    freshnessLifetime(response, options.heuristic, directives).source === 'heuristic';
+    freshnessLifetime(response, options.heuristic, directives).source === 'heuristic' ||
+    // no-cache asks for exactly this: keep it, and revalidate it before each use.
+    (coversAll(directives.noCache) && hasValidator(response));
   return reusable ? { store: true } : { store: false, reason: 'no-freshness' };
 }

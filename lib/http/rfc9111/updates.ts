@@ -3,8 +3,11 @@
 import { firstFieldValue, type CacheResponse, type HeaderList } from './messages.js';
 import { fieldsNotStored } from './storage-fields.js';
 
-/** §3.2: a stored Content-Length describes the stored body; a header-only answer does not. */
-const NEVER_UPDATED = new Set(['content-length']);
+/**
+ * §3.2: fields the stored response depends on stay as stored: Content-Length (named there), and
+ * the fields that describe the stored body's bytes, which a header-only answer cannot change.
+ */
+const NEVER_UPDATED = new Set(['content-length', 'content-encoding', 'content-range', 'content-md5']);
 
 /**
  * Whether `update` (a 304 or a HEAD response) is about the representation `stored` holds

@@ -11,13 +11,19 @@ export function varyNames(responseHeaders: HeaderList): readonly string[] | '*' 
   return [...new Set(names.filter((name) => TOKEN.test(name)))];
 }
 
+/** Fields whose values are case-insensitive (RFC 9110 §12.5: tokens, language tags, charsets). */
+const CASE_INSENSITIVE = new Set(['accept-encoding', 'accept-language', 'accept-charset']);
+
 /**
  * A request field's value as it is compared: its lines combined, list elements trimmed and
- * joined by `, `; `undefined` when absent (absent and empty differ, as for any other value).
+ * joined by `, `, lower-cased where case means nothing; `undefined` when absent (absent and
+ * empty differ). Order is kept: in Accept-Language without weights it is the preference.
  */
 export function normalisedFieldValue(headers: HeaderList, name: string): string | undefined {
   const value = fieldValue(headers, name);
-  return value === undefined ? undefined : listElements(value).join(', ');
+  if (value === undefined) return undefined;
+  const joined = listElements(value).join(', ');
+  return CASE_INSENSITIVE.has(name.toLowerCase()) ? joined.toLowerCase() : joined;
 }
 
 /** The values of the Vary fields of a request, to keep beside the response it brought. */

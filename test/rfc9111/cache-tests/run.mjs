@@ -11,7 +11,8 @@
 //               (default $TMPDIR/nestjs-caches-cache-tests)
 //
 // Configurations: express-site, fastify-site (the per-site cache), express-decorator,
-// fastify-decorator (`@CachePage(300)` on the proxy route).
+// fastify-decorator (`@CachePage(300)` on the proxy route), and reference: lib/http/rfc9111's
+// rules alone in a plain reverse proxy (reference-cache.ts), what `rules: 'rfc9111'` should reach.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,7 @@ import { score, totals } from './score.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const suiteDir = resolve(root, 'node_modules/http-cache-tests');
-const CONFIGURATIONS = ['express-site', 'fastify-site', 'express-decorator', 'fastify-decorator'];
+const CONFIGURATIONS = ['express-site', 'fastify-site', 'express-decorator', 'fastify-decorator', 'reference'];
 
 const args = process.argv.slice(2);
 const optionValue = (name) => {
@@ -89,9 +90,13 @@ async function runClient(baseUrl) {
 
 async function scoreConfiguration(name, originPort) {
   const [adapter, form] = name.split('-');
+  const server =
+    name === 'reference'
+      ? [join(here, 'reference-cache.ts'), String(originPort)]
+      : [join(here, 'proxy-app.ts'), adapter, form, String(originPort)];
   const { child, line } = await startChild(
     process.execPath,
-    ['--import', './test/support/register-ts.mjs', join(here, 'proxy-app.ts'), adapter, form, String(originPort)],
+    ['--import', './test/support/register-ts.mjs', ...server],
     { cwd: root },
     (text) => text.startsWith('{'),
   );
