@@ -125,7 +125,15 @@ class DecoratedProxyController {
 }
 
 function proxyModule(): DynamicModule {
-  const caches = { default: { backend: 'locmem' as const, location: 'cache-tests', timeout: TIMEOUT_SECONDS } };
+  // Room for every test's pages: Django's 300 entries would cull at random while the suite runs.
+  const caches = {
+    default: {
+      backend: 'locmem' as const,
+      location: 'cache-tests',
+      timeout: TIMEOUT_SECONDS,
+      options: { maxEntries: 100_000 },
+    },
+  };
   const controller: Type<unknown> = form === 'site' ? SiteProxyController : DecoratedProxyController;
   @Module({ imports: [CacheModule.forRoot(caches, form === 'site' ? { site: {} } : {})], controllers: [controller] })
   class ProxyModule {}
