@@ -2,7 +2,7 @@
 // rules on the cache-tests suite before they are plugged into the page path (issue 15's strategy
 // interface). It is the yardstick the page cache's `rules: 'rfc9111'` should reach, not a product.
 //
-//   node --import ./test/support/register-ts.mjs test/rfc9111/cache-tests/reference-cache.ts <origin port>
+//   node --import ./test/support/register-ts.mjs test/rfc9111/cache-tests/reference-cache.ts <origin port> [no-heuristic]
 //
 // Prints one line of JSON, { url }, once listening.
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -32,8 +32,8 @@ import {
 } from '../../../lib/http/rfc9111/index.js';
 
 const ORIGIN_PORT = Number(process.argv[2]);
-/** Heuristic freshness on (it is opt-in in the rules), at the usual 10% of the time since Last-Modified. */
-const RULES = { heuristic: { fraction: 0.1, maxSeconds: 86_400 } };
+/** Heuristic freshness, opt-in in the rules: on unless `no-heuristic`, at 10% of the time since Last-Modified. */
+const RULES = process.argv[3] === 'no-heuristic' ? {} : { heuristic: { fraction: 0.1, maxSeconds: 86_400 } };
 const MAX_URLS = 10_000;
 const MAX_VARIANTS = 8;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'upgrade']);

@@ -12,7 +12,8 @@
 //
 // Configurations: express-site, fastify-site (the per-site cache), express-decorator,
 // fastify-decorator (`@CachePage(300)` on the proxy route), and reference: lib/http/rfc9111's
-// rules alone in a plain reverse proxy (reference-cache.ts), what `rules: 'rfc9111'` should reach.
+// rules alone in a plain reverse proxy (reference-cache.ts), what `rules: 'rfc9111'` should reach,
+// with heuristic freshness on, and reference-no-heuristic, with it off (the rules' default).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -27,7 +28,14 @@ import { score, totals } from './score.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
 const suiteDir = resolve(root, 'node_modules/http-cache-tests');
-const CONFIGURATIONS = ['express-site', 'fastify-site', 'express-decorator', 'fastify-decorator', 'reference'];
+const CONFIGURATIONS = [
+  'express-site',
+  'fastify-site',
+  'express-decorator',
+  'fastify-decorator',
+  'reference',
+  'reference-no-heuristic',
+];
 
 const args = process.argv.slice(2);
 const optionValue = (name) => {
@@ -89,10 +97,11 @@ async function runClient(baseUrl) {
 }
 
 async function scoreConfiguration(name, originPort) {
-  const [adapter, form] = name.split('-');
+  const dash = name.indexOf('-');
+  const [adapter, form] = dash === -1 ? [name, undefined] : [name.slice(0, dash), name.slice(dash + 1)];
   const server =
-    name === 'reference'
-      ? [join(here, 'reference-cache.ts'), String(originPort)]
+    adapter === 'reference'
+      ? [join(here, 'reference-cache.ts'), String(originPort), ...(form === undefined ? [] : [form])]
       : [join(here, 'proxy-app.ts'), adapter, form, String(originPort)];
   const { child, line } = await startChild(
     process.execPath,
