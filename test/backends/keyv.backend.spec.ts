@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import KeyvRedis from '@keyv/redis';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { Keyv } from 'keyv';
@@ -117,6 +118,37 @@ describe('the keyv backend', () => {
       const started = performance.now();
       await expect(flaky.get('k')).rejects.toThrow("Cache 'flaky' is unavailable");
       expect(performance.now() - started).toBeLessThan(50);
+    });
+
+    it('fails a call the store never answers once commandTimeoutMs has passed (a server that stays silent)', async () => {
+      const sockets = new Set<Socket>();
+      const silent = createServer((socket) => void sockets.add(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const store = new KeyvRedis(`redis://127.0.0.1:${(silent.address() as AddressInfo).port}`, {
+        throwOnErrors: true,
+      });
+      try {
+        const caches = await boot({
+          default: 'locmem://',
+          stuck: { backend: 'keyv', options: { store }, commandTimeoutMs: 100 },
+        });
+        const started = performance.now();
+        await expect(caches.get('stuck').get('k')).rejects.toThrow(
+          "no answer within 100 ms (commandTimeoutMs of cache 'stuck')",
+        );
+        expect(performance.now() - started).toBeGreaterThanOrEqual(99);
+        expect(
+          await caches
+            .get('stuck')
+            .get('k', 'fallback')
+            .catch(() => 'failed'),
+        ).toBe('failed');
+      } finally {
+        await store.disconnect(true); // a graceful close would wait for the silent server's answer
+        const closed = new Promise((resolve) => silent.close(resolve));
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      }
     });
 
     it('answers misses with ignoreErrors (fail open)', async () => {

@@ -40,4 +40,32 @@ describe('CallDeadlines', () => {
     await sleep(40); // past a sweep (every 10 ms) that finds nothing in flight
     expect(deadlines.sweeping).toBe(false);
   });
+
+  it('hands the answer, the failure and the deadline to the callbacks, as then does', async () => {
+    const deadlines = new CallDeadlines(40, 'mapped');
+    const seen = (error: unknown) => `failed: ${(error as Error).message}`;
+    expect(await deadlines.race(Promise.resolve(2), (value) => `got ${value * 10}`, seen)).toBe('got 20');
+    expect(await deadlines.race(Promise.reject(new Error('refused')), String, seen)).toBe('failed: refused');
+    expect(await deadlines.race(new Promise<number>(() => {}), String, seen)).toBe(
+      "failed: no answer within 40 ms (commandTimeoutMs of cache 'mapped')",
+    );
+    await expect(
+      deadlines.race(Promise.resolve(1), () => {
+        throw new Error('callback threw');
+      }),
+    ).rejects.toThrow('callback threw');
+  });
+
+  it('fails only the calls that hang, while the others around them answer', async () => {
+    const deadlines = new CallDeadlines(40, 'mixed');
+    const hung = expect(deadlines.race(new Promise(() => {}))).rejects.toThrow('no answer within 40 ms');
+    const answered: Array<Promise<unknown>> = [];
+    for (let i = 0; i < 5; i++) {
+      answered.push(deadlines.race(new Promise((resolve) => setImmediate(resolve, i))));
+      await sleep(10);
+    }
+    await hung;
+    expect(await Promise.all(answered)).toEqual([0, 1, 2, 3, 4]);
+    expect(deadlines.inFlight).toBe(0);
+  });
 });

@@ -1,24 +1,10 @@
 import 'reflect-metadata';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { ApolloServer } from '@apollo/server';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
-import { Injectable, type INestApplication } from '@nestjs/common';
+import { Injectable, Module, type INestApplication } from '@nestjs/common';
 import { Args, Field, GraphQLModule, ID, Int, Mutation, ObjectType, Query, Resolver } from '@nestjs/graphql';
-import { Test } from '@nestjs/testing';
 import { Cache, Cacheable, CacheEvict, CacheModule, CachePage } from '../../lib/index.js';
-
-/**
- * Apollo as Nest's ApolloDriver starts it, minus the HTTP integration (@as-integrations/express5
- * or /fastify, not installed): the schema, resolvers, guards and interceptors are Nest's own, and
- * operations run through Apollo's `executeOperation`.
- */
-class ApolloWithoutHttpDriver extends ApolloDriver {
-  override async registerServer(options: ApolloDriverConfig): Promise<void> {
-    const server = new ApolloServer(options as ConstructorParameters<typeof ApolloServer>[0]);
-    await server.start();
-    (this as unknown as { apolloServer: ApolloServer }).apolloServer = server;
-  }
-}
+import { ADAPTERS, startApp } from '../http/app/http-app.js';
 
 @ObjectType()
 class Recipe {
@@ -74,7 +60,7 @@ class RecipesResolver {
     return true;
   }
 
-  // HTTP only: in a GraphQL operation there is no response to store, so it lets every call through.
+  // HTTP only: a GraphQL field is not a page, even when the operation came over HTTP.
   @Query(() => Int)
   @CachePage(60)
   paged(): number {
@@ -82,29 +68,37 @@ class RecipesResolver {
   }
 }
 
-describe('method caching in a GraphQL app (@nestjs/graphql, Apollo, code-first)', () => {
-  let app: INestApplication;
-  let server: ApolloServer;
+/**
+ * Apollo on Nest's own HTTP server (ApolloDriver mounts @as-integrations/express5 or /fastify on
+ * the adapter), driven by a real HTTP client.
+ */
+@Module({
+  imports: [
+    CacheModule.forRoot({ default: { backend: 'locmem', location: 'graphql-e2e' } }),
+    GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloDriver, autoSchemaFile: true }),
+  ],
+  providers: [RecipesResolver, RecipesService],
+})
+class GraphqlAppModule {}
 
-  const run = async (query: string) => {
-    const response = await server.executeOperation({ query });
-    if (response.body.kind !== 'single') throw new Error('expected a single result');
-    const { data, errors } = response.body.singleResult;
-    if (errors) throw new Error(errors.map((error) => error.message).join('; '));
-    return data as Record<string, unknown>;
+describe.each(ADAPTERS)('method caching in a GraphQL app over HTTP on %s (Apollo, code-first)', (adapter) => {
+  let app: INestApplication;
+  let url: string;
+
+  const post = async (query: string) => {
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
+    const body = (await response.json()) as { data?: Record<string, unknown>; errors?: Array<{ message: string }> };
+    if (body.errors) throw new Error(body.errors.map((error) => error.message).join('; '));
+    expect(response.status).toBe(200);
+    return body.data!;
   };
 
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        CacheModule.forRoot({ default: { backend: 'locmem', location: 'graphql-e2e' } }),
-        GraphQLModule.forRoot<ApolloDriverConfig>({ driver: ApolloWithoutHttpDriver, autoSchemaFile: true }),
-      ],
-      providers: [RecipesResolver, RecipesService],
-    }).compile();
-    app = moduleRef.createNestApplication({ logger: false });
-    await app.init();
-    server = (app.get(GraphQLModule).graphQlAdapter as unknown as ApolloWithoutHttpDriver).instance;
+    ({ app, url } = await startApp(adapter, GraphqlAppModule));
   });
 
   afterAll(async () => {
@@ -112,22 +106,33 @@ describe('method caching in a GraphQL app (@nestjs/graphql, Apollo, code-first)'
   });
 
   it("caches a resolver's service method under its key until a mutation evicts it", async () => {
-    const first = await run('{ recipe(id: "7") { id runs } }');
-    expect(await run('{ recipe(id: "7") { id runs } }')).toEqual(first);
+    const first = await post('{ recipe(id: "7") { id runs } }');
+    expect(first).toEqual({ recipe: { id: '7', runs: 1 } });
+    expect(await post('{ recipe(id: "7") { id runs } }')).toEqual(first);
     expect(await app.get(Cache).get('recipe:7')).toEqual({ id: '7', runs: 1 });
-    await run('mutation { renameRecipe(id: "7") }');
-    expect(await run('{ recipe(id: "7") { runs } }')).toEqual({ recipe: { runs: 2 } });
+    expect(await post('mutation { renameRecipe(id: "7") }')).toEqual({ renameRecipe: true });
+    expect(await app.get(Cache).get('recipe:7')).toBeUndefined();
+    expect(await post('{ recipe(id: "7") { runs } }')).toEqual({ recipe: { runs: 2 } });
   });
 
   it('caches a query resolver method itself, and evicts from a mutation resolver', async () => {
-    expect(await run('{ featured { runs } }')).toEqual({ featured: { runs: 1 } });
-    expect(await run('{ featured { runs } }')).toEqual({ featured: { runs: 1 } });
-    expect(await run('mutation { refreshFeatured }')).toEqual({ refreshFeatured: true });
-    expect(await run('{ featured { runs } }')).toEqual({ featured: { runs: 2 } });
+    expect(await post('{ featured { runs } }')).toEqual({ featured: { runs: 1 } });
+    expect(await post('{ featured { runs } }')).toEqual({ featured: { runs: 1 } });
+    expect(await post('mutation { refreshFeatured }')).toEqual({ refreshFeatured: true });
+    expect(await post('{ featured { runs } }')).toEqual({ featured: { runs: 2 } });
   });
 
-  it('lets @CachePage pass every GraphQL call through: page caching is HTTP only', async () => {
-    expect(await run('{ paged }')).toEqual({ paged: 1 });
-    expect(await run('{ paged }')).toEqual({ paged: 2 });
+  it('lets @CachePage pass every GraphQL call through, over HTTP too: page caching is for routes', async () => {
+    expect(await post('{ paged }')).toEqual({ paged: 1 });
+    expect(await post('{ paged }')).toEqual({ paged: 2 });
+    // A GET operation, which Apollo answers too (with a preflight header against CSRF).
+    const response = await fetch(`${url}/graphql?query=${encodeURIComponent('{ paged }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(await response.json()).toEqual({ data: { paged: 3 } });
+    const again = await fetch(`${url}/graphql?query=${encodeURIComponent('{ paged }')}`, {
+      headers: { 'apollo-require-preflight': 'true' },
+    });
+    expect(await again.json()).toEqual({ data: { paged: 4 } });
   });
 });

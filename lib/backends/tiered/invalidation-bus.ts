@@ -12,6 +12,9 @@ interface Invalidation {
 
 // Announcements kept for a bus that is down: past this many keys, one clear is announced instead.
 const MAX_UNSENT_KEYS = 1000;
+// PINGs sent before the first is answered: a tick that waited for the answer of the last would
+// renew the vouch every other turn of a busy event loop only, and let it lapse under load.
+const MAX_PINGS_IN_FLIGHT = 4;
 
 /**
  * Redis pub/sub between instances sharing a tiered alias: one connection publishes, one
@@ -25,12 +28,9 @@ const MAX_UNSENT_KEYS = 1000;
  */
 export class InvalidationBus {
   readonly channel: string;
-  /**
-   * `Date.now()` until which the upper tiers may answer. Reads compare it with the coarse clock
-   * locmem's hits already read (a clock read costs about as much as the hit), so the bound holds
-   * to within one synchronous stretch of work, as locmem's expiry does.
-   */
-  vouchedUntil = -Infinity;
+  /** `Date.now()` until which the upper tiers may answer; handed to the `onVouch` listener. */
+  private vouchedUntil = -Infinity;
+  private vouchListener: ((until: number) => void) | undefined;
   private readonly instanceId = randomUUID();
   private readonly logger: Logger;
   private listener: ((keys: string[] | null) => Promise<unknown>) | undefined;
@@ -40,7 +40,9 @@ export class InvalidationBus {
   private connection = 0;
   private subscribedConnection = -1;
   private subscribing = false;
-  private pinging = false;
+  private pingsInFlight = 0;
+  /** The clear of the upper tiers after a lapse, while it runs: PINGs answered meanwhile wait for it. */
+  private recovering: Promise<unknown> | undefined;
   private firstVouch: () => void = () => {};
   private readonly vouched = new Promise<void>((resolve) => (this.firstVouch = resolve));
   /** Announcements that failed, retried on each tick until the bus takes them; `all`: a clear. */
@@ -69,7 +71,7 @@ export class InvalidationBus {
     // Messages published while the subscriber was away are lost: nothing it vouched for before counts.
     subscriber.on('close', () => {
       this.connection++;
-      this.vouchedUntil = -Infinity;
+      this.setVouch(-Infinity);
     });
     subscriber.on('ready', () => this.tick());
     // A few PINGs per bound, so that one slow answer does not lapse the vouch.
@@ -80,6 +82,15 @@ export class InvalidationBus {
 
   onInvalidate(listener: (keys: string[] | null) => Promise<unknown>): void {
     this.listener = listener;
+  }
+
+  /**
+   * Told each new vouch, so that a read compares the coarse clock with one number it holds (the
+   * clock locmem's hits already read: the bound holds to within one synchronous stretch of work).
+   */
+  onVouch(listener: (until: number) => void): void {
+    this.vouchListener = listener;
+    listener(this.vouchedUntil);
   }
 
   /** Called on every tick of the bus's one timer. */
@@ -152,17 +163,17 @@ export class InvalidationBus {
       );
       return;
     }
-    if (!this.pinging) {
-      this.pinging = true;
+    if (this.pingsInFlight < MAX_PINGS_IN_FLIGHT) {
+      this.pingsInFlight++;
       const connection = this.connection;
       const sentAt = Date.now();
       subscriber.ping().then(
         () => {
-          this.pinging = false;
-          if (connection === this.connection) void this.vouch(sentAt + this.maxStalenessMs);
+          this.pingsInFlight--;
+          void this.vouch(sentAt + this.maxStalenessMs, connection);
         },
         (error: Error) => {
-          this.pinging = false;
+          this.pingsInFlight--;
           this.logError(error);
         },
       );
@@ -170,18 +181,30 @@ export class InvalidationBus {
     this.resend();
   }
 
-  private async vouch(until: number): Promise<void> {
-    if (Date.now() >= this.vouchedUntil && this.listener !== undefined) {
-      // The vouch had lapsed: copies kept meanwhile may be stale, so none is kept.
+  /** A PING sent on connection `connection` was answered: the upper tiers may answer until `until`. */
+  private async vouch(until: number, connection: number): Promise<void> {
+    if (connection !== this.connection) return;
+    const listener = this.listener;
+    if ((this.recovering !== undefined || Date.now() >= this.vouchedUntil) && listener !== undefined) {
+      // The vouch had lapsed: copies kept meanwhile may be stale, so none is kept (one clear
+      // for all the answers that arrive while it runs).
+      this.recovering ??= listener(null).finally(() => (this.recovering = undefined));
       try {
-        await this.listener(null);
+        await this.recovering;
       } catch (error) {
         this.logError(error as Error);
         return;
       }
     }
-    if (until > this.vouchedUntil) this.vouchedUntil = until;
+    // A connection lost during the clear lost messages too.
+    if (connection !== this.connection) return;
+    if (until > this.vouchedUntil) this.setVouch(until);
     this.firstVouch();
+  }
+
+  private setVouch(until: number): void {
+    this.vouchedUntil = until;
+    this.vouchListener?.(until);
   }
 
   private resend(): void {

@@ -30,9 +30,11 @@ interface TieredSettings {
 export class TieredBackend implements CacheBackend {
   readonly failsOnlyThroughTiers = true;
   private readonly upper: CacheBackend[];
-  private readonly lowest: CacheBackend;
   private readonly lowestIndex: number;
+  private readonly lowest: CacheBackend;
   private readonly bus: InvalidationBus | undefined;
+  /** `Date.now()` until which the upper tiers may answer: always without a bus, else as it vouches. */
+  private upperTrustedUntil = Infinity;
   /**
    * Invalidation clock: an upper-tier copy (a back-fill or a write's) is dropped when its key was
    * invalidated (here or by another instance) after the lower-tier read or write began, since the
@@ -60,6 +62,7 @@ export class TieredBackend implements CacheBackend {
     this.bus = settings.bus;
     this.bus?.onInvalidate((keys) => this.dropUpper(keys));
     this.bus?.onTick(() => this.settle());
+    this.bus?.onVouch((until) => (this.upperTrustedUntil = until));
   }
 
   /** A key one tier cannot store (memcached) is refused before any tier is written. */
@@ -73,10 +76,10 @@ export class TieredBackend implements CacheBackend {
 
   /**
    * An upper-tier hit from an in-process store is answered synchronously, as that store does.
-   * Checking the bus's vouch is a comparison with the coarse clock, no I/O.
+   * Checking the bus's vouch is one comparison with the coarse clock, no I/O.
    */
   get(key: string): Awaitable<unknown> {
-    if (this.bus !== undefined && !(coarseNow() < this.bus.vouchedUntil)) return this.getBelow(key, MISS);
+    if (!(coarseNow() < this.upperTrustedUntil)) return this.getBelow(key, MISS);
     const first = this.tiers[0]!.get(key);
     if (first !== MISS && !(first instanceof Promise)) return first;
     return this.getBelow(key, first);
@@ -95,7 +98,7 @@ export class TieredBackend implements CacheBackend {
   }
 
   async has(key: string): Promise<boolean> {
-    for (const tier of this.readable())
+    for (const tier of this.tiers.slice(this.firstReadable()))
       if (tier.has ? await tier.has(key) : (await tier.get(key)) !== MISS) return true;
     return false;
   }
@@ -287,11 +290,7 @@ export class TieredBackend implements CacheBackend {
 
   /** 0, or the lowest tier's index while the bus cannot vouch for the upper tiers' copies. */
   private firstReadable(): number {
-    return this.bus === undefined || coarseNow() < this.bus.vouchedUntil ? 0 : this.lowestIndex;
-  }
-
-  private readable(): CacheBackend[] {
-    return this.tiers.slice(this.firstReadable());
+    return coarseNow() < this.upperTrustedUntil ? 0 : this.lowestIndex;
   }
 
   /**
