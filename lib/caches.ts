@@ -5,7 +5,6 @@ import { Cache } from './core/cache.js';
 import { withCircuitBreaker } from './core/circuit-breaker.js';
 import { CacheBackendError, CacheConfigError } from './core/errors.js';
 import { CacheInstrumentation } from './core/instrumentation.js';
-import { Flights } from './core/flights.js';
 import type { CacheObservability } from './observability/cache-observability.js';
 import { backendLeaseStore, lockKeyMaker } from './stampede/lease-store.js';
 import { StampedeGuard } from './stampede/stampede-guard.js';
@@ -35,10 +34,9 @@ function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend, observabil
     // is computed and stored, and the lease's TTL frees the lock key anyway.
     (error, key) => void instrumentation.failure(error, 'unlock', key),
   );
-  const computing = new Flights();
   return new Cache(entry, backend, {
     instrumentation,
-    getOrSet: (store) => new StampedeGuard(store, leases, computing, instrumentation),
+    getOrSet: (store, computing) => new StampedeGuard(store, leases, computing, instrumentation),
   });
 }
 

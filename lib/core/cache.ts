@@ -1,23 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 import type { CacheParts, CacheSettings } from './cache-settings.js';
 import type { CacheStats } from './cache-stats.js';
 import { completeBackend, type CompleteBackend } from './complete-backend.js';
-import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
-import { PlainGetOrSet, valueOf, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
+import { needsStampedeGuard, StoreGetOrSet, valueOf, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
+import { roundTrip } from './round-trip.js';
 import { clearPatternOf, keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
-import { isSafeCount, unsafeCountError } from './values.js';
+import { checkDelta, isSafeCount, unsafeCountError } from './values.js';
 
 export type { ValueOrFactory } from './get-or-set.js';
 export type { CacheParts, CacheSettings } from './cache-settings.js';
-
-// Written and removed by health checks, under the alias's prefix and version like any key.
-const HEALTH_KEY = '__nestjs_caches_health__';
-const HEALTH_TTL_MS = 10_000;
 
 const found = (value: unknown): boolean => value !== MISS;
 
@@ -34,18 +29,13 @@ export class Cache {
   readonly defaultTimeout: TimeoutSeconds;
   readonly keyPrefix: string;
   readonly version: number;
-  /**
-   * The lifetime this store gives the generation keys of row invalidation (`invalidation/`),
-   * unset until that layer first sets or reads it. Kept here because it belongs to the store:
-   * two apps in one process keep their own.
-   * @internal
-   */
+  /** The lifetime of this store's generation keys (`invalidation/`), per store. @internal */
   readonly generationLifetime: { timeout: TimeoutSeconds | undefined } = { timeout: undefined };
   private readonly keyFunction: KeyFunction;
   private readonly ignoreErrors: boolean;
   private readonly backend: CompleteBackend;
   private readonly instruments: CacheInstrumentation;
-  private readonly strategy: GetOrSetStrategy;
+  private readonly computing: StoreGetOrSet;
 
   constructor(settings: CacheSettings, backend: CacheBackend, parts: CacheParts = {}) {
     this.alias = settings.alias;
@@ -57,7 +47,7 @@ export class Cache {
     this.backend = completeBackend(backend, toTtlMs(undefined, settings.timeout));
     this.instruments =
       parts.instrumentation ?? new CacheInstrumentation(settings.alias, settings.measureLatency ?? true);
-    this.strategy = (parts.getOrSet ?? ((store) => new PlainGetOrSet(store)))(this);
+    this.computing = new StoreGetOrSet(this, parts.getOrSet);
   }
 
   /** The key as stored in the backend: the key function applied to key, prefix and version. */
@@ -137,18 +127,41 @@ export class Cache {
     version?: number,
     options?: GetOrSetOptions<T>,
   ): Promise<T> {
-    if (!this.instruments.tracing) return this.strategy.getOrSet(key, valueOrFactory, timeout, version, options);
+    if (!this.instruments.tracing) return this.computing.getOrSet(key, valueOrFactory, timeout, version, options);
+    // In a span of its own, the parent of its commands: a hit when the factory did not run.
     let computed = false;
-    const counted = () => {
-      computed = true;
-      return valueOf(valueOrFactory);
-    };
-    return this.instruments.spanned(
-      'getOrSet',
-      key,
-      () => this.strategy.getOrSet(key, counted, timeout, version, options),
-      () => !computed,
-    );
+    const counted = () => ((computed = true), valueOf(valueOrFactory));
+    const run = () => this.computing.getOrSet(key, counted, timeout, version, options);
+    return this.instruments.spanned('getOrSet', key, run, () => !computed);
+  }
+
+  /**
+   * `get`, then `getOrSet` on a miss, for a layer with a source of its own (`@Cacheable`, with
+   * `failOpen`): a plain hit costs one `get`. `versioned` reads what the key depends on
+   * (generations) and gives the key to use; while the store fails, callers share a run by `key`.
+   * @internal
+   */
+  async readThrough<T>(
+    key: string,
+    compute: () => Promise<T>,
+    timeout: TimeoutSeconds | undefined,
+    options: GetOrSetOptions<T>,
+    versioned?: (key: string) => Promise<string>,
+  ): Promise<T> {
+    const readNumber = ++this.computing.flights.reads;
+    let stored: unknown;
+    try {
+      if (versioned !== undefined) key = await versioned(key);
+      // With options the strategy reads first itself (an envelope, a lease); unawaited, so that
+      // getOrSet's failures are its own.
+      if (options.unless !== undefined || needsStampedeGuard(options))
+        return this.getOrSet(key, compute, timeout, undefined, options);
+      stored = await this.get(key, MISS);
+    } catch (error) {
+      if (options.failOpen !== true) throw error;
+      return this.computing.afterFailedRead(error, key, undefined, readNumber, compute);
+    }
+    return stored !== MISS ? (stored as T) : this.getOrSet(key, compute, timeout, undefined, options);
   }
 
   async has(key: string, version?: number): Promise<boolean> {
@@ -159,11 +172,7 @@ export class Cache {
   /** Adds `delta` to a stored number, keeping its expiry; atomic where the backend is. */
   async incr(key: string, delta = 1, version?: number): Promise<number> {
     const made = this.validKey(key, version);
-    if (typeof delta !== 'number' || !Number.isFinite(delta)) {
-      throw new CacheValueError(
-        `Cannot increment key '${key}' of cache '${this.alias}' by ${describeValue(delta)}: the delta must be a finite number.`,
-      );
-    }
+    checkDelta(delta, key, this.alias);
     let result: number | bigint | typeof MISS;
     try {
       result = await this.instruments.timed('incr', key, () => this.backend.incr(made, delta), found);
@@ -200,13 +209,8 @@ export class Cache {
   async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
     const userKeys = [...keys]; // a copy: the caller may change its array while we wait
     const madeKeys = userKeys.map((key) => this.validKey(key, version));
-    const values = await this.attempt(
-      'getMany',
-      userKeys,
-      [] as unknown[],
-      () => this.backend.getMany(madeKeys),
-      (v) => v.every(found),
-    );
+    const read = () => this.backend.getMany(madeKeys);
+    const values = await this.attempt('getMany', userKeys, [] as unknown[], read, (v) => v.every(found));
     const result = new Map<string, T>();
     for (let i = 0; i < values.length; i++) {
       if (values[i] !== MISS) result.set(userKeys[i]!, values[i] as T);
@@ -234,13 +238,9 @@ export class Cache {
       made.push([madeKey, value]);
     }
     const userKeys = [...userKeyOf.values()];
-    if (ttlMs !== null && ttlMs <= 0) {
-      await this.deleteMany(userKeys, version);
-      return [];
-    }
-    const failed = await this.attempt('setMany', userKeys, [...userKeyOf.keys()], () =>
-      this.backend.setMany(made, ttlMs),
-    );
+    if (ttlMs !== null && ttlMs <= 0) return this.deleteMany(userKeys, version).then(() => []);
+    const write = () => this.backend.setMany(made, ttlMs);
+    const failed = await this.attempt('setMany', userKeys, [...userKeyOf.keys()], write);
     this.instruments.counters.sets += made.length - failed.length;
     return failed.map((madeKey) => userKeyOf.get(madeKey)!);
   }
@@ -276,9 +276,8 @@ export class Cache {
   }
 
   /**
-   * Removes this alias's keys whose key starts with `start`, at every version, on backends that
-   * can match keys (`clearMatching`: locmem, redis, tiered over them); for `toKeyvStore`'s
-   * namespaces. Other backends cannot list their keys, so there is no fallback.
+   * Removes this alias's keys starting with `start`, at every version, on backends that can match
+   * keys (`clearMatching`); for `toKeyvStore`'s namespaces. No fallback: others cannot list keys.
    * @internal
    */
   async clearStartingWith(start: string): Promise<void> {
@@ -306,10 +305,7 @@ export class Cache {
     return this.instruments.stats();
   }
 
-  /**
-   * Counts a page answered past its freshness (`X-Cache: STALE`). For the page cache.
-   * @internal
-   */
+  /** Counts a page answered past its freshness (`X-Cache: STALE`). For the page cache. @internal */
   recordStaleServe(key: string, source: 'getOrSet' | 'page'): void {
     this.instruments.recordStaleServe(key, source);
   }
@@ -317,16 +313,10 @@ export class Cache {
   /**
    * Writes, reads back and deletes a reserved key straight on the backend: failures are thrown
    * whatever `ignoreErrors` says, and nothing is counted. For the health indicator and the CLI.
-   * `readBack` is false for a store that keeps nothing (dummy) or dropped the key at once.
    * @internal
    */
-  async roundTrip(): Promise<{ readBack: boolean }> {
-    const made = this.makeKey(HEALTH_KEY);
-    const token = randomUUID();
-    await this.backend.set(made, token, HEALTH_TTL_MS);
-    const readBack = (await this.backend.get(made)) === token;
-    await this.backend.delete(made);
-    return { readBack };
+  roundTrip(): Promise<{ readBack: boolean }> {
+    return roundTrip(this.backend, this.makeKey.bind(this));
   }
 
   private validKey(key: string, version: number | undefined): string {
