@@ -7,7 +7,7 @@ import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
 import { needsStampedeGuard, StoreGetOrSet, valueOf, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
 import { roundTrip } from './round-trip.js';
-import { clearPatternOf, keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
+import { clearPatternOf, StoreKeys, type KeyFunction } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
 import { checkDelta, isSafeCount, unsafeCountError } from './values.js';
 
@@ -32,6 +32,7 @@ export class Cache {
   /** The lifetime of this store's generation keys (`invalidation/`), per store. @internal */
   readonly generationLifetime: { timeout: TimeoutSeconds | undefined } = { timeout: undefined };
   private readonly keyFunction: KeyFunction;
+  private readonly keys: StoreKeys;
   private readonly ignoreErrors: boolean;
   private readonly backend: CompleteBackend;
   private readonly instruments: CacheInstrumentation;
@@ -45,6 +46,14 @@ export class Cache {
     this.keyFunction = settings.keyFunction;
     this.ignoreErrors = settings.ignoreErrors;
     this.backend = completeBackend(backend, toTtlMs(undefined, settings.timeout));
+    const rejectsUnsafeKeys = this.backend.rejectsUnsafeKeys === true;
+    this.keys = new StoreKeys(
+      settings.alias,
+      settings.keyFunction,
+      settings.keyPrefix,
+      settings.version,
+      rejectsUnsafeKeys,
+    );
     this.instruments =
       parts.instrumentation ?? new CacheInstrumentation(settings.alias, settings.measureLatency ?? true);
     this.computing = new StoreGetOrSet(this, parts.getOrSet);
@@ -52,7 +61,7 @@ export class Cache {
 
   /** The key as stored in the backend: the key function applied to key, prefix and version. */
   makeKey(key: string, version?: number): string {
-    return this.keyFunction(String(key), this.keyPrefix, version ?? this.version);
+    return this.keys.make(key, version);
   }
 
   /**
@@ -60,18 +69,14 @@ export class Cache {
    * `CacheKeyError`, the others emit a `CacheKeyWarning` once per key (as Django does).
    */
   validateKey(key: string): void {
-    const problem = keyProblem(key);
-    if (problem === undefined) return;
-    if (this.backend.rejectsUnsafeKeys)
-      throw new CacheKeyError(`Cache '${this.alias}' cannot store this key: ${problem}`);
-    warnAboutKey(key, problem);
+    this.keys.check(key);
   }
 
   get<T = unknown>(key: string): Promise<T | undefined>;
   get<T = unknown>(key: string, defaultValue: T, version?: number): Promise<T>;
   get<T = unknown>(key: string, defaultValue: T | undefined, version?: number): Promise<T | undefined>;
   async get(key: string, defaultValue?: unknown, version?: number): Promise<unknown> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     let value: unknown;
     try {
       const instruments = this.instruments;
@@ -96,7 +101,7 @@ export class Cache {
   /** Stores a value; `timeout` in seconds (`undefined`: the alias default, `null`: forever, `0`: not kept). */
   async set(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<void> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     const stored = await this.attempt('set', key, false, async () => {
       if (ttlMs !== null && ttlMs <= 0) await this.backend.delete(made);
       else await this.backend.set(made, value, ttlMs);
@@ -108,7 +113,7 @@ export class Cache {
   /** Stores only if the key is absent; `true` when it was absent (even with a timeout of 0). */
   async add(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     if (ttlMs !== null && ttlMs <= 0) return !(await this.attempt('add', key, true, () => this.backend.has(made)));
     const added = await this.attempt('add', key, false, () => this.backend.add(made, value, ttlMs));
     if (added) this.instruments.counters.sets++;
@@ -136,14 +141,15 @@ export class Cache {
   }
 
   /**
-   * `get`, then `getOrSet` on a miss, for a layer with a source of its own (`@Cacheable`, with
-   * `failOpen`): a plain hit costs one `get`. `versioned` reads what the key depends on
+   * `get`, then `getOrSet` of `compute(input)` on a miss, for a layer with a source of its own
+   * (`@Cacheable`, with `failOpen`): a plain hit costs one `get`, and no closure. `versioned` reads what the key depends on
    * (generations) and gives the key to use; while the store fails, callers share a run by `key`.
    * @internal
    */
-  async readThrough<T>(
+  async readThrough<T, I>(
     key: string,
-    compute: () => Promise<T>,
+    compute: (input: I) => Promise<T>,
+    input: I,
     timeout: TimeoutSeconds | undefined,
     options: GetOrSetOptions<T>,
     versioned?: (key: string) => Promise<string>,
@@ -155,23 +161,23 @@ export class Cache {
       // With options the strategy reads first itself (an envelope, a lease); unawaited, so that
       // getOrSet's failures are its own.
       if (options.unless !== undefined || needsStampedeGuard(options))
-        return this.getOrSet(key, compute, timeout, undefined, options);
+        return this.getOrSet(key, () => compute(input), timeout, undefined, options);
       stored = await this.get(key, MISS);
     } catch (error) {
       if (options.failOpen !== true) throw error;
-      return this.computing.afterFailedRead(error, key, undefined, readNumber, compute);
+      return this.computing.afterFailedRead(error, key, undefined, readNumber, () => compute(input));
     }
-    return stored !== MISS ? (stored as T) : this.getOrSet(key, compute, timeout, undefined, options);
+    return stored !== MISS ? (stored as T) : this.getOrSet(key, () => compute(input), timeout, undefined, options);
   }
 
   async has(key: string, version?: number): Promise<boolean> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     return this.attempt('has', key, false, () => this.backend.has(made), Boolean);
   }
 
   /** Adds `delta` to a stored number, keeping its expiry; atomic where the backend is. */
   async incr(key: string, delta = 1, version?: number): Promise<number> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     checkDelta(delta, key, this.alias);
     let result: number | bigint | typeof MISS;
     try {
@@ -208,7 +214,7 @@ export class Cache {
   /** The keys found, with their values; missing keys are left out. */
   async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
     const userKeys = [...keys]; // a copy: the caller may change its array while we wait
-    const madeKeys = userKeys.map((key) => this.validKey(key, version));
+    const madeKeys = userKeys.map((key) => this.keys.valid(key, version));
     const read = () => this.backend.getMany(madeKeys);
     const values = await this.attempt('getMany', userKeys, [] as unknown[], read, (v) => v.every(found));
     const result = new Map<string, T>();
@@ -233,7 +239,7 @@ export class Cache {
     const userKeyOf = new Map<string, string>();
     const made: Array<[string, unknown]> = [];
     for (const [key, value] of entries instanceof Map ? entries : Object.entries(entries)) {
-      const madeKey = this.validKey(key, version);
+      const madeKey = this.keys.valid(key, version);
       userKeyOf.set(madeKey, key);
       made.push([madeKey, value]);
     }
@@ -247,7 +253,7 @@ export class Cache {
 
   /** `true` when a key was removed. */
   async delete(key: string, version?: number): Promise<boolean> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     const deleted = await this.attempt('delete', key, false, () => this.backend.delete(made));
     if (deleted) this.instruments.counters.deletes++;
     return deleted;
@@ -255,7 +261,7 @@ export class Cache {
 
   async deleteMany(keys: Iterable<string>, version?: number): Promise<void> {
     const userKeys = [...keys];
-    const made = userKeys.map((key) => this.validKey(key, version));
+    const made = userKeys.map((key) => this.keys.valid(key, version));
     const deleted = await this.attempt('deleteMany', userKeys, 0, async () => {
       await this.backend.deleteMany(made);
       return made.length;
@@ -266,7 +272,7 @@ export class Cache {
   /** Gives a key a new timeout (seconds); `true` if the key existed. */
   async touch(key: string, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     return this.attempt('touch', key, false, () => this.backend.touch(made, ttlMs), Boolean);
   }
 
@@ -317,12 +323,6 @@ export class Cache {
    */
   roundTrip(): Promise<{ readBack: boolean }> {
     return roundTrip(this.backend, this.makeKey.bind(this));
-  }
-
-  private validKey(key: string, version: number | undefined): string {
-    const made = this.makeKey(key, version);
-    this.validateKey(made);
-    return made;
   }
 
   /** One backend command, timed; a failure is thrown, or answered by `fallback` under `ignoreErrors`. */

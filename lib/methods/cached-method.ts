@@ -139,9 +139,7 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
         // async method would, rather than throwing from a call that returns a promise.
         return Promise.reject(error);
       }
-      return key === undefined
-        ? uncached(args)
-        : cache.readThrough(key, () => uncached(args), timeout, optionsOf(args));
+      return key === undefined ? uncached(args) : cache.readThrough(key, uncached, args, timeout, optionsOf(args));
     };
   }
   // Generations must outlive every entry stored under them, stale and grace windows included.
@@ -154,7 +152,7 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
     if (key === undefined) return original.apply(instance, args);
     const versioned = async (plain: string) =>
       withGenerations(cache, plain, await versionedKeyPart(cache, dependsOn, args, kept));
-    return cache.readThrough(key, () => uncached(args), timeout, optionsOf(args), versioned);
+    return cache.readThrough(key, uncached, args, timeout, optionsOf(args), versioned);
   };
 }
 
