@@ -7,7 +7,7 @@ import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
 import { needsStampedeGuard, StoreGetOrSet, valueOf, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
 import { roundTrip } from './round-trip.js';
-import { clearPatternOf, StoreKeys, type KeyFunction } from './keys.js';
+import { StoreKeys } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
 import { checkDelta, isSafeCount, unsafeCountError } from './values.js';
 
@@ -31,7 +31,6 @@ export class Cache {
   readonly version: number;
   /** The lifetime of this store's generation keys (`invalidation/`), per store. @internal */
   readonly generationLifetime: { timeout: TimeoutSeconds | undefined } = { timeout: undefined };
-  private readonly keyFunction: KeyFunction;
   private readonly keys: StoreKeys;
   private readonly ignoreErrors: boolean;
   private readonly backend: CompleteBackend;
@@ -43,17 +42,9 @@ export class Cache {
     this.defaultTimeout = settings.timeout;
     this.keyPrefix = settings.keyPrefix;
     this.version = settings.version;
-    this.keyFunction = settings.keyFunction;
     this.ignoreErrors = settings.ignoreErrors;
     this.backend = completeBackend(backend, toTtlMs(undefined, settings.timeout));
-    const rejectsUnsafeKeys = this.backend.rejectsUnsafeKeys === true;
-    this.keys = new StoreKeys(
-      settings.alias,
-      settings.keyFunction,
-      settings.keyPrefix,
-      settings.version,
-      rejectsUnsafeKeys,
-    );
+    this.keys = new StoreKeys(settings, this.backend.rejectsUnsafeKeys === true);
     this.instruments =
       parts.instrumentation ?? new CacheInstrumentation(settings.alias, settings.measureLatency ?? true);
     this.computing = new StoreGetOrSet(this, parts.getOrSet);
@@ -76,26 +67,9 @@ export class Cache {
   get<T = unknown>(key: string, defaultValue: T, version?: number): Promise<T>;
   get<T = unknown>(key: string, defaultValue: T | undefined, version?: number): Promise<T | undefined>;
   async get(key: string, defaultValue?: unknown, version?: number): Promise<unknown> {
-    const made = this.keys.valid(key, version);
-    let value: unknown;
-    try {
-      const instruments = this.instruments;
-      value = instruments.quiet
-        ? this.backend.get(made)
-        : instruments.timed('get', key, () => this.backend.get(made), found);
-      // The hottest call: a value answered at once (locmem, a tiered L1 hit) is not awaited, which
-      // would cost a turn of the microtask queue.
-      if (value instanceof Promise) value = await value;
-    } catch (error) {
-      value = this.failedWith(MISS, error, 'get', key);
-    }
-    const counters = this.instruments.counters;
-    if (value === MISS) {
-      counters.misses++;
-      return defaultValue;
-    }
-    counters.hits++;
-    return value;
+    let value = this.read(key, version);
+    if (value instanceof Promise) value = await value;
+    return value === MISS ? defaultValue : value;
   }
 
   /** Stores a value; `timeout` in seconds (`undefined`: the alias default, `null`: forever, `0`: not kept). */
@@ -162,7 +136,8 @@ export class Cache {
       // getOrSet's failures are its own.
       if (options.unless !== undefined || needsStampedeGuard(options))
         return this.getOrSet(key, () => compute(input), timeout, undefined, options);
-      stored = await this.get(key, MISS);
+      stored = this.read(key, undefined);
+      if (stored instanceof Promise) stored = await stored;
     } catch (error) {
       if (options.failOpen !== true) throw error;
       return this.computing.afterFailedRead(error, key, undefined, readNumber, () => compute(input));
@@ -287,7 +262,7 @@ export class Cache {
    * @internal
    */
   async clearStartingWith(start: string): Promise<void> {
-    const pattern = clearPatternOf(this.keyFunction, this.keyPrefix, start);
+    const pattern = this.keys.clearPattern(start);
     if (this.backend.clearMatching === undefined || pattern === undefined) {
       throw new CacheValueError(
         `Cache '${this.alias}' cannot remove only the keys starting with '${start}': ${pattern === undefined ? 'its keyFunction hides the key' : 'its backend cannot match keys (locmem, redis and tiered over them can)'}. Give the Keyv an alias of its own and no namespace (new Keyv({ store, namespace: undefined })), whose clear() clears the alias.`,
@@ -323,6 +298,32 @@ export class Cache {
    */
   roundTrip(): Promise<{ readBack: boolean }> {
     return roundTrip(this.backend, this.makeKey.bind(this));
+  }
+
+  /**
+   * A get's value or `MISS`, counted: at once when the backend answers at once (locmem, an L1
+   * hit), which is then not awaited: that would cost a turn of the microtask queue.
+   */
+  private read(key: string, version: number | undefined): unknown {
+    const made = this.keys.valid(key, version);
+    const instruments = this.instruments;
+    let value: unknown;
+    try {
+      value = instruments.quiet
+        ? this.backend.get(made)
+        : instruments.timed('get', key, () => this.backend.get(made), found);
+    } catch (error) {
+      value = this.failedWith(MISS, error, 'get', key);
+    }
+    if (!(value instanceof Promise)) return this.counted(value);
+    const failed = (error: unknown) => this.failedWith(MISS, error, 'get', key);
+    return value.catch(failed).then((answer) => this.counted(answer));
+  }
+
+  private counted(value: unknown): unknown {
+    if (value === MISS) this.instruments.counters.misses++;
+    else this.instruments.counters.hits++;
+    return value;
   }
 
   /** One backend command, timed; a failure is thrown, or answered by `fallback` under `ignoreErrors`. */

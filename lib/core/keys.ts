@@ -114,16 +114,18 @@ export class StoreKeys {
   private readonly known = new Map<string, string>();
 
   constructor(
-    private readonly alias: string,
-    private readonly keyFunction: KeyFunction,
-    private readonly keyPrefix: string,
-    private readonly defaultVersion: number,
+    private readonly settings: { alias: string; keyFunction: KeyFunction; keyPrefix: string; version: number },
     private readonly rejectsUnsafeKeys: boolean,
   ) {}
 
   /** The key as stored in the backend. */
-  make(key: string, version = this.defaultVersion): string {
-    return this.keyFunction(String(key), this.keyPrefix, version);
+  make(key: string, version = this.settings.version): string {
+    return this.settings.keyFunction(String(key), this.settings.keyPrefix, version);
+  }
+
+  /** The glob pattern of this store's keys starting with `start` (see `clearPatternOf`). */
+  clearPattern(start: string): string | undefined {
+    return clearPatternOf(this.settings.keyFunction, this.settings.keyPrefix, start);
   }
 
   /** The made key, checked (see `check`). */
@@ -147,7 +149,8 @@ export class StoreKeys {
   check(made: string): boolean {
     const problem = keyProblem(made);
     if (problem === undefined) return true;
-    if (this.rejectsUnsafeKeys) throw new CacheKeyError(`Cache '${this.alias}' cannot store this key: ${problem}`);
+    if (this.rejectsUnsafeKeys)
+      throw new CacheKeyError(`Cache '${this.settings.alias}' cannot store this key: ${problem}`);
     warnAboutKey(made, problem);
     return false;
   }
