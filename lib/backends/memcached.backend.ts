@@ -9,6 +9,7 @@ import type { TtlMs } from '../core/timeouts.js';
 import { MISS, type CacheBackend, type EntryTally, type Miss } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { HashRing } from './hash-ring.js';
+import { countItems } from './memcached-count.js';
 
 type MemjsClient = memjs.Client<Buffer, Buffer | null>;
 
@@ -182,21 +183,7 @@ export class MemcachedBackend implements CacheBackend {
 
   /** Items and bytes of each server: whole servers, every alias on them (`nestjs-caches stats`). */
   count(): Promise<EntryTally> {
-    return new Promise((resolve) => {
-      const found: string[] = [];
-      let items: number | undefined = 0;
-      this.client.stats((error, server, stats) => {
-        if (error || !stats) items = undefined;
-        else if (items !== undefined) items += Number(stats.curr_items);
-        found.push(
-          error || !stats
-            ? `${server}: ${error?.message ?? 'no answer'}`
-            : `${server}: ${stats.curr_items} items, ${stats.bytes} bytes`,
-        );
-        if (found.length === this.client.servers.length)
-          resolve({ entries: items, description: `${found.sort().join('; ')} (whole servers)` });
-      });
-    });
+    return countItems(this.client);
   }
 
   close(): void {
