@@ -2,6 +2,8 @@
 // reading a Map (what the decorator adds), BentoCache's getOrSet hit and cache-manager's wrap hit,
 // all in memory with the same value; then stampedes: concurrent callers of a cold key against the
 // number of times the method ran, in one process and across processes on redis.
+// With NESTJS_CACHES_BENCH_BASELINE=<commit>, only the hot path against that commit instead
+// (bench/methods-baseline.mjs).
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,7 @@ import {
   chartPath,
   writeBarChart,
 } from './harness.mjs';
+import { againstBaseline } from './methods-baseline.mjs';
 import { cachedFunction, LIBRARIES } from './methods-libraries.mjs';
 
 const KEY_COUNT = 1000;
@@ -39,6 +42,8 @@ const keys = Array.from({ length: KEY_COUNT }, (_, i) => `recipe:${i}`);
 const valueOf = (i) => ({ id: i, title: `Recipe ${i}`, minutes: 30 + (i % 60), vegetarian: i % 2 === 0 });
 
 export async function run() {
+  const baseline = process.env.NESTJS_CACHES_BENCH_BASELINE;
+  if (baseline) return againstBaseline(baseline);
   await hits();
   await inProcessStampede();
   await crossProcessStampede();

@@ -5,7 +5,6 @@ import { Cache } from './core/cache.js';
 import { withCircuitBreaker } from './core/circuit-breaker.js';
 import { CacheBackendError, CacheConfigError } from './core/errors.js';
 import { CacheInstrumentation } from './core/instrumentation.js';
-import { Flights } from './core/flights.js';
 import type { CacheObservability } from './observability/cache-observability.js';
 import { backendLeaseStore, lockKeyMaker } from './stampede/lease-store.js';
 import { StampedeGuard } from './stampede/stampede-guard.js';
@@ -35,10 +34,9 @@ function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend, observabil
     // is computed and stored, and the lease's TTL frees the lock key anyway.
     (error, key) => void instrumentation.failure(error, 'unlock', key),
   );
-  const computing = new Flights();
   return new Cache(entry, backend, {
     instrumentation,
-    getOrSet: (store) => new StampedeGuard(store, leases, computing, instrumentation),
+    getOrSet: (store, computing) => new StampedeGuard(store, leases, computing, instrumentation),
   });
 }
 
@@ -50,7 +48,7 @@ function buildCache(entry: ResolvedCacheEntry, backend: CacheBackend, observabil
 export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
   private constructor(
     private readonly byAlias: ReadonlyMap<string, Cache>,
-    private readonly backends: readonly CacheBackend[],
+    private readonly backends: ReadonlyMap<string, CacheBackend>,
     /**
      * Spans and the panel of this app, for the layers that make calls of their own (fragments).
      * @internal
@@ -86,7 +84,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
     const byAlias = new Map(
       entries.map((entry) => [entry.alias, buildCache(entry, backends.get(entry.alias)!, observability)]),
     );
-    return new Caches(byAlias, [...backends.values()], observability);
+    return new Caches(byAlias, backends, observability);
   }
 
   /** The store of an alias; a `CacheConfigError` listing the configured aliases if there is none. */
@@ -98,6 +96,16 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
       );
     }
     return cache;
+  }
+
+  /**
+   * The backend of an alias, as its `Cache` uses it, for what only the backend can say: its
+   * capabilities (`processLocal`…) and `count()`. For the CLI.
+   * @internal
+   */
+  backendOf(alias: string): CacheBackend {
+    this.get(alias); // the error that lists the configured aliases
+    return this.backends.get(alias)!;
   }
 
   has(alias: string): boolean {
@@ -114,7 +122,7 @@ export class Caches implements OnApplicationBootstrap, OnApplicationShutdown {
 
   /** Backends that check something once the app's providers exist (the database backend's table). */
   async onApplicationBootstrap(): Promise<void> {
-    await Promise.all(this.backends.map((backend) => backend.init?.()));
+    await Promise.all([...this.backends.values()].map((backend) => backend.init?.()));
   }
 
   async onApplicationShutdown(): Promise<void> {

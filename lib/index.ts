@@ -49,6 +49,7 @@ export {
   MISS,
   type Awaitable,
   type CacheBackend,
+  type EntryTally,
   type Miss,
   type ValueWithTtl,
 } from './interfaces/cache-backend.interface.js';

@@ -1,4 +1,4 @@
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type EntryTally, type Miss } from '../interfaces/cache-backend.interface.js';
 import { encodeValue } from '../core/serializer.js';
 
 /**
@@ -42,4 +42,8 @@ export class DummyBackend implements CacheBackend {
   }
 
   clear(): void {}
+
+  count(): EntryTally {
+    return { entries: 0, description: '0 (keeps nothing)' };
+  }
 }

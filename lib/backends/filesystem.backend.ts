@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { addDelta } from '../core/values.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type EntryTally, type Miss } from '../interfaces/cache-backend.interface.js';
+import { countFiles } from './count-files.js';
 import { EntryCount } from './entry-count.js';
 
 export interface FileSystemOptions {
@@ -113,6 +114,11 @@ export class FileSystemBackend implements CacheBackend {
 
   async deleteMany(keys: readonly string[]): Promise<void> {
     await Promise.all(keys.map((key) => this.remove(this.pathOf(key))));
+  }
+
+  /** Its cache files and their bytes, expired ones included until culled (`nestjs-caches stats`). */
+  count(): Promise<EntryTally> {
+    return countFiles(this.directory, EXTENSION);
   }
 
   /** Removes this cache's files only: other files in the directory are left alone. */

@@ -3,7 +3,7 @@ import { coarseNow } from '../core/coarse-clock.js';
 import { globToRegExp } from '../core/keys.js';
 import { readSnapshot, takeSnapshot, type Snapshot } from '../core/snapshot.js';
 import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type EntryTally, type Miss } from '../interfaces/cache-backend.interface.js';
 
 interface Entry extends Snapshot {
   /** Epoch ms; `Infinity` never expires. */
@@ -40,6 +40,7 @@ function release(location: string): void {
  */
 export class LocMemBackend implements CacheBackend {
   readonly inProcess = true;
+  readonly processLocal = true;
   private readonly entries: Map<string, Entry>;
   private closed = false;
 
@@ -116,6 +117,11 @@ export class LocMemBackend implements CacheBackend {
     if (pattern === undefined) return this.clear();
     const matches = globToRegExp(pattern);
     for (const key of this.entries.keys()) if (matches.test(key)) this.entries.delete(key);
+  }
+
+  /** The entries of this location in this process (expired ones until read or culled). */
+  count(): EntryTally {
+    return { entries: this.entries.size, description: `${this.entries.size} entries in this process` };
   }
 
   close(): void {

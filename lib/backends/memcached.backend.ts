@@ -6,9 +6,10 @@ import { CacheConfigError, CacheValueError } from '../core/errors.js';
 import { checkOptionNames, integerOption } from '../core/resolve-config.js';
 import { decodeValue, encodeValue } from '../core/serializer.js';
 import type { TtlMs } from '../core/timeouts.js';
-import { MISS, type CacheBackend, type Miss } from '../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type EntryTally, type Miss } from '../interfaces/cache-backend.interface.js';
 import type { BackendContext, ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import { HashRing } from './hash-ring.js';
+import { countItems } from './memcached-count.js';
 
 type MemjsClient = memjs.Client<Buffer, Buffer | null>;
 
@@ -178,6 +179,11 @@ export class MemcachedBackend implements CacheBackend {
    */
   async clear(): Promise<void> {
     await this.client.flush();
+  }
+
+  /** Items and bytes of each server: whole servers, every alias on them (`nestjs-caches stats`). */
+  count(): Promise<EntryTally> {
+    return countItems(this.client);
   }
 
   close(): void {

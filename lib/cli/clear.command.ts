@@ -5,12 +5,10 @@ export const CLEAR_USAGE = `Usage: nestjs-caches clear <alias> [<alias> ...] (--
 
 Clears each alias named, as cache.clear() does in the application: only that alias's keys on a
 shared redis, the whole directory of a filesystem alias, the table of a database alias.
-A locmem alias lives inside each application process and cannot be cleared from outside.
+A locmem alias (any process-local backend) lives inside each application process and cannot be
+cleared from outside.
 
 ${CONFIG_OPTIONS_USAGE}`;
-
-// Only the processes that hold them can clear these.
-const IN_PROCESS = new Set(['locmem']);
 
 /**
  * `nestjs-caches clear <alias>`. Returns the process exit code.
@@ -41,15 +39,15 @@ export async function clearCommand(args: readonly string[], output: CliOutput): 
     }
     let failed = false;
     for (const alias of rest) {
-      const entry = loaded.entries.find((e) => e.alias === alias)!;
-      if (typeof entry.backend === 'string' && IN_PROCESS.has(entry.backend)) {
+      const cache = loaded.caches.get(alias);
+      // Only the processes that hold its entries can clear a process-local store.
+      if (loaded.caches.backendOf(alias).processLocal) {
         output.err(
-          `clear: '${alias}' is a ${entry.backend} cache: it lives inside each application process, so only the application can clear it (cache.clear()).`,
+          `clear: '${alias}' is a ${cache.backendName} cache: it lives inside each application process, so only the application can clear it (cache.clear()).`,
         );
         failed = true;
         continue;
       }
-      const cache = loaded.caches.get(alias);
       const errorsBefore = cache.stats().errors;
       try {
         await cache.clear();

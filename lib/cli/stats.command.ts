@@ -1,11 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { DataSource } from 'typeorm';
 import type { Cache } from '../core/cache.js';
-import { clearPatternOf } from '../core/keys.js';
+import type { CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { ResolvedCacheEntry } from '../interfaces/cache-options.interface.js';
 import type { CliOutput } from './createcachetable.command.js';
-import { CONFIG_OPTIONS_USAGE, loadCaches, takeCacheSource, type LoadedCaches } from './load-caches.js';
+import { CONFIG_OPTIONS_USAGE, loadCaches, takeCacheSource } from './load-caches.js';
 
 export const STATS_USAGE = `Usage: nestjs-caches stats (--config <file> | --module <file>#<Class>) [--timeout-ms <ms>]
 
@@ -19,10 +16,9 @@ there, or through the Prometheus metrics.
            redis        keys matching the alias's prefix (SCAN), and the keys in the database
            memcached    items and bytes of each server (the whole server, every alias)
            locmem       n/a: each application process has its own
+           custom       what its count() says, else n/a
 ${CONFIG_OPTIONS_USAGE}
-  --timeout-ms <ms>            how long the round trip may take (2000)`;
-
-const FILE_EXTENSION = '.ncache';
+  --timeout-ms <ms>            how long the round trip and the count may take (2000)`;
 
 /**
  * `nestjs-caches stats`. Returns the process exit code.
@@ -50,13 +46,13 @@ export async function statsCommand(args: readonly string[], output: CliOutput): 
     const rows: string[][] = [['alias', 'backend', 'round trip', 'entries']];
     for (const entry of loaded.entries) {
       const cache = loaded.caches.get(entry.alias);
-      const backend = typeof entry.backend === 'string' ? entry.backend : entry.backend.name || 'custom';
+      const backend = loaded.caches.backendOf(entry.alias);
       // Counted before the round trip, which writes (and removes) an entry of its own.
-      const entries = await countEntries(entry, loaded).catch(
+      const entries = await countEntries(backend, entry, timeoutMs).catch(
         (error: unknown) => `unknown: ${firstLine((error as Error)?.message ?? String(error))}`,
       );
-      const reach = await roundTrip(cache, entry, timeoutMs);
-      rows.push([entry.alias, backend, reach, entries]);
+      const reach = backend.processLocal ? 'n/a (in process)' : await roundTrip(cache, timeoutMs);
+      rows.push([entry.alias, cache.backendName, reach, entries]);
     }
     for (const line of table(rows)) output.out(line);
     return 0;
@@ -65,119 +61,37 @@ export async function statsCommand(args: readonly string[], output: CliOutput): 
   }
 }
 
-async function roundTrip(cache: Cache, entry: ResolvedCacheEntry, timeoutMs: number): Promise<string> {
-  if (entry.backend === 'locmem') return 'n/a (in process)';
+async function roundTrip(cache: Cache, timeoutMs: number): Promise<string> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const trip = cache.roundTrip();
-    trip.catch(() => undefined);
-    await Promise.race([
-      trip,
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await within(cache.roundTrip(), timeoutMs);
     return `ok ${(performance.now() - started).toFixed(1)} ms`;
   } catch (error) {
     return `failed: ${firstLine((error as Error)?.message ?? String(error))}`;
+  }
+}
+
+/** What the backend can say of its entries, by its capabilities: the CLI knows no backend by name. */
+async function countEntries(backend: CacheBackend, entry: ResolvedCacheEntry, timeoutMs: number): Promise<string> {
+  if (backend.processLocal) return 'n/a (each app process has its own)';
+  if (backend.failsOnlyThroughTiers) return `see its tiers: ${(entry.tiers ?? []).join(', ')}`;
+  if (backend.count === undefined) return 'n/a (its backend cannot count)';
+  return (await within(Promise.resolve(backend.count()), timeoutMs)).description;
+}
+
+/** `work`, or a failure once `timeoutMs` have passed without an answer. */
+async function within<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  work.catch(() => undefined); // a late failure is not an unhandled rejection
+  try {
+    return await Promise.race([
+      work,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-async function countEntries(entry: ResolvedCacheEntry, loaded: LoadedCaches): Promise<string> {
-  switch (entry.backend) {
-    case 'locmem':
-      return 'n/a (each app process has its own)';
-    case 'dummy':
-      return '0 (keeps nothing)';
-    case 'tiered':
-      return `see its tiers: ${(entry.tiers ?? []).join(', ')}`;
-    case 'filesystem':
-      return countFiles(entry.location as string);
-    case 'database':
-      return countRows(entry, loaded);
-    case 'redis':
-      return countRedisKeys(entry);
-    case 'memcached':
-      return memcachedItems(entry);
-    default:
-      return 'n/a (custom backend)';
-  }
-}
-
-async function countFiles(directory: string): Promise<string> {
-  let names: string[];
-  try {
-    names = await readdir(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '0 files (no directory yet)';
-    throw error;
-  }
-  const files = names.filter((name) => name.endsWith(FILE_EXTENSION));
-  let bytes = 0;
-  for (const name of files) bytes += (await stat(join(directory, name)).catch(() => ({ size: 0 }))).size;
-  return `${files.length} files, ${bytes} bytes`;
-}
-
-async function countRows(entry: ResolvedCacheEntry, loaded: LoadedCaches): Promise<string> {
-  const { getDataSourceToken } = await import('@nestjs/typeorm');
-  const name = entry.options.dataSource as string | undefined;
-  const dataSource = loaded.app.get<DataSource>(getDataSourceToken(name) as never, { strict: false });
-  const table = dataSource.driver.escape(entry.location as string);
-  const [row] = (await dataSource.query(`SELECT COUNT(*) AS n FROM ${table}`)) as Array<{ n: number | string }>;
-  return `${Number(row!.n)} rows`;
-}
-
-async function countRedisKeys(entry: ResolvedCacheEntry): Promise<string> {
-  if (typeof entry.location !== 'string') return 'not counted (cluster or sentinels: count on each master)';
-  const pattern = clearPatternOf(entry.keyFunction, entry.keyPrefix);
-  const { Redis } = await import('ioredis');
-  const client = new Redis(entry.location, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    connectTimeout: entry.commandTimeoutMs * 4,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => undefined); // the commands below report it
-  try {
-    await client.connect();
-    const total = await client.dbsize();
-    if (pattern === undefined) return `${total} keys in the database (its keyFunction hides which are its own)`;
-    let cursor = '0';
-    let matching = 0;
-    do {
-      const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-      cursor = next;
-      matching += keys.length;
-    } while (cursor !== '0');
-    return `${matching} keys matching ${pattern} (${total} in the database)`;
-  } finally {
-    client.disconnect();
-  }
-}
-
-async function memcachedItems(entry: ResolvedCacheEntry): Promise<string> {
-  const servers = Array.isArray(entry.location) ? entry.location : String(entry.location ?? '').split(/[,;]/);
-  const memjs = (await import('memjs')).default;
-  const client = memjs.Client.create(servers.join(','), { retries: 0, timeout: 1, logger: { log: () => undefined } });
-  try {
-    const perServer = await new Promise<string[]>((resolve) => {
-      const found: string[] = [];
-      let answered = 0;
-      client.stats((error, server, stats) => {
-        found.push(
-          error || !stats
-            ? `${server}: ${error?.message ?? 'no answer'}`
-            : `${server}: ${stats.curr_items} items, ${stats.bytes} bytes`,
-        );
-        if (++answered === servers.length) resolve(found);
-      });
-    });
-    return `${perServer.sort().join('; ')} (whole servers)`;
-  } finally {
-    client.close();
   }
 }
 

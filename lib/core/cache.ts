@@ -1,23 +1,18 @@
-import { randomUUID } from 'node:crypto';
 import { MISS, type CacheBackend } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 import type { CacheParts, CacheSettings } from './cache-settings.js';
 import type { CacheStats } from './cache-stats.js';
 import { completeBackend, type CompleteBackend } from './complete-backend.js';
-import { describeValue } from './describe-value.js';
 import { CacheBackendError, CacheKeyError, CacheValueError } from './errors.js';
-import { PlainGetOrSet, valueOf, type GetOrSetStrategy, type ValueOrFactory } from './get-or-set.js';
+import { needsStampedeGuard, StoreGetOrSet, valueOf, type ValueOrFactory } from './get-or-set.js';
 import { CacheInstrumentation, type CommandKey } from './instrumentation.js';
-import { clearPatternOf, keyProblem, warnAboutKey, type KeyFunction } from './keys.js';
+import { roundTrip } from './round-trip.js';
+import { StoreKeys } from './keys.js';
 import { toTtlMs, type TimeoutSeconds } from './timeouts.js';
-import { isSafeCount, unsafeCountError } from './values.js';
+import { checkDelta, isSafeCount, unsafeCountError } from './values.js';
 
 export type { ValueOrFactory } from './get-or-set.js';
 export type { CacheParts, CacheSettings } from './cache-settings.js';
-
-// Written and removed by health checks, under the alias's prefix and version like any key.
-const HEALTH_KEY = '__nestjs_caches_health__';
-const HEALTH_TTL_MS = 10_000;
 
 const found = (value: unknown): boolean => value !== MISS;
 
@@ -34,35 +29,30 @@ export class Cache {
   readonly defaultTimeout: TimeoutSeconds;
   readonly keyPrefix: string;
   readonly version: number;
-  /**
-   * The lifetime this store gives the generation keys of row invalidation (`invalidation/`),
-   * unset until that layer first sets or reads it. Kept here because it belongs to the store:
-   * two apps in one process keep their own.
-   * @internal
-   */
+  /** The lifetime of this store's generation keys (`invalidation/`), per store. @internal */
   readonly generationLifetime: { timeout: TimeoutSeconds | undefined } = { timeout: undefined };
-  private readonly keyFunction: KeyFunction;
+  private readonly keys: StoreKeys;
   private readonly ignoreErrors: boolean;
   private readonly backend: CompleteBackend;
   private readonly instruments: CacheInstrumentation;
-  private readonly strategy: GetOrSetStrategy;
+  private readonly computing: StoreGetOrSet;
 
   constructor(settings: CacheSettings, backend: CacheBackend, parts: CacheParts = {}) {
     this.alias = settings.alias;
     this.defaultTimeout = settings.timeout;
     this.keyPrefix = settings.keyPrefix;
     this.version = settings.version;
-    this.keyFunction = settings.keyFunction;
     this.ignoreErrors = settings.ignoreErrors;
     this.backend = completeBackend(backend, toTtlMs(undefined, settings.timeout));
+    this.keys = new StoreKeys(settings, this.backend.rejectsUnsafeKeys === true);
     this.instruments =
       parts.instrumentation ?? new CacheInstrumentation(settings.alias, settings.measureLatency ?? true);
-    this.strategy = (parts.getOrSet ?? ((store) => new PlainGetOrSet(store)))(this);
+    this.computing = new StoreGetOrSet(this, parts.getOrSet);
   }
 
   /** The key as stored in the backend: the key function applied to key, prefix and version. */
   makeKey(key: string, version?: number): string {
-    return this.keyFunction(String(key), this.keyPrefix, version ?? this.version);
+    return this.keys.make(key, version);
   }
 
   /**
@@ -70,43 +60,22 @@ export class Cache {
    * `CacheKeyError`, the others emit a `CacheKeyWarning` once per key (as Django does).
    */
   validateKey(key: string): void {
-    const problem = keyProblem(key);
-    if (problem === undefined) return;
-    if (this.backend.rejectsUnsafeKeys)
-      throw new CacheKeyError(`Cache '${this.alias}' cannot store this key: ${problem}`);
-    warnAboutKey(key, problem);
+    this.keys.check(key);
   }
 
   get<T = unknown>(key: string): Promise<T | undefined>;
   get<T = unknown>(key: string, defaultValue: T, version?: number): Promise<T>;
   get<T = unknown>(key: string, defaultValue: T | undefined, version?: number): Promise<T | undefined>;
   async get(key: string, defaultValue?: unknown, version?: number): Promise<unknown> {
-    const made = this.validKey(key, version);
-    let value: unknown;
-    try {
-      const instruments = this.instruments;
-      value = instruments.quiet
-        ? this.backend.get(made)
-        : instruments.timed('get', key, () => this.backend.get(made), found);
-      // The hottest call: a value answered at once (locmem, a tiered L1 hit) is not awaited, which
-      // would cost a turn of the microtask queue.
-      if (value instanceof Promise) value = await value;
-    } catch (error) {
-      value = this.failedWith(MISS, error, 'get', key);
-    }
-    const counters = this.instruments.counters;
-    if (value === MISS) {
-      counters.misses++;
-      return defaultValue;
-    }
-    counters.hits++;
-    return value;
+    let value = this.read(key, version);
+    if (value instanceof Promise) value = await value;
+    return value === MISS ? defaultValue : value;
   }
 
   /** Stores a value; `timeout` in seconds (`undefined`: the alias default, `null`: forever, `0`: not kept). */
   async set(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<void> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     const stored = await this.attempt('set', key, false, async () => {
       if (ttlMs !== null && ttlMs <= 0) await this.backend.delete(made);
       else await this.backend.set(made, value, ttlMs);
@@ -118,7 +87,7 @@ export class Cache {
   /** Stores only if the key is absent; `true` when it was absent (even with a timeout of 0). */
   async add(key: string, value: unknown, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     if (ttlMs !== null && ttlMs <= 0) return !(await this.attempt('add', key, true, () => this.backend.has(made)));
     const added = await this.attempt('add', key, false, () => this.backend.add(made, value, ttlMs));
     if (added) this.instruments.counters.sets++;
@@ -137,33 +106,54 @@ export class Cache {
     version?: number,
     options?: GetOrSetOptions<T>,
   ): Promise<T> {
-    if (!this.instruments.tracing) return this.strategy.getOrSet(key, valueOrFactory, timeout, version, options);
+    if (!this.instruments.tracing) return this.computing.getOrSet(key, valueOrFactory, timeout, version, options);
+    // In a span of its own, the parent of its commands: a hit when the factory did not run.
     let computed = false;
-    const counted = () => {
-      computed = true;
-      return valueOf(valueOrFactory);
-    };
-    return this.instruments.spanned(
-      'getOrSet',
-      key,
-      () => this.strategy.getOrSet(key, counted, timeout, version, options),
-      () => !computed,
-    );
+    const counted = () => ((computed = true), valueOf(valueOrFactory));
+    const run = () => this.computing.getOrSet(key, counted, timeout, version, options);
+    return this.instruments.spanned('getOrSet', key, run, () => !computed);
+  }
+
+  /**
+   * `get`, then `getOrSet` of `compute(input)` on a miss, for a layer with a source of its own
+   * (`@Cacheable`, with `failOpen`): a plain hit costs one `get`, and no closure. `versioned` reads what the key depends on
+   * (generations) and gives the key to use; while the store fails, callers share a run by `key`.
+   * @internal
+   */
+  async readThrough<T, I>(
+    key: string,
+    compute: (input: I) => Promise<T>,
+    input: I,
+    timeout: TimeoutSeconds | undefined,
+    options: GetOrSetOptions<T>,
+    versioned?: (key: string) => Promise<string>,
+  ): Promise<T> {
+    const readNumber = ++this.computing.flights.reads;
+    let stored: unknown;
+    try {
+      if (versioned !== undefined) key = await versioned(key);
+      // With options the strategy reads first itself (an envelope, a lease); unawaited, so that
+      // getOrSet's failures are its own.
+      if (options.unless !== undefined || needsStampedeGuard(options))
+        return this.getOrSet(key, () => compute(input), timeout, undefined, options);
+      stored = this.read(key, undefined);
+      if (stored instanceof Promise) stored = await stored;
+    } catch (error) {
+      if (options.failOpen !== true) throw error;
+      return this.computing.afterFailedRead(error, key, undefined, readNumber, () => compute(input));
+    }
+    return stored !== MISS ? (stored as T) : this.getOrSet(key, () => compute(input), timeout, undefined, options);
   }
 
   async has(key: string, version?: number): Promise<boolean> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     return this.attempt('has', key, false, () => this.backend.has(made), Boolean);
   }
 
   /** Adds `delta` to a stored number, keeping its expiry; atomic where the backend is. */
   async incr(key: string, delta = 1, version?: number): Promise<number> {
-    const made = this.validKey(key, version);
-    if (typeof delta !== 'number' || !Number.isFinite(delta)) {
-      throw new CacheValueError(
-        `Cannot increment key '${key}' of cache '${this.alias}' by ${describeValue(delta)}: the delta must be a finite number.`,
-      );
-    }
+    const made = this.keys.valid(key, version);
+    checkDelta(delta, key, this.alias);
     let result: number | bigint | typeof MISS;
     try {
       result = await this.instruments.timed('incr', key, () => this.backend.incr(made, delta), found);
@@ -199,14 +189,9 @@ export class Cache {
   /** The keys found, with their values; missing keys are left out. */
   async getMany<T = unknown>(keys: Iterable<string>, version?: number): Promise<Map<string, T>> {
     const userKeys = [...keys]; // a copy: the caller may change its array while we wait
-    const madeKeys = userKeys.map((key) => this.validKey(key, version));
-    const values = await this.attempt(
-      'getMany',
-      userKeys,
-      [] as unknown[],
-      () => this.backend.getMany(madeKeys),
-      (v) => v.every(found),
-    );
+    const madeKeys = userKeys.map((key) => this.keys.valid(key, version));
+    const read = () => this.backend.getMany(madeKeys);
+    const values = await this.attempt('getMany', userKeys, [] as unknown[], read, (v) => v.every(found));
     const result = new Map<string, T>();
     for (let i = 0; i < values.length; i++) {
       if (values[i] !== MISS) result.set(userKeys[i]!, values[i] as T);
@@ -229,25 +214,21 @@ export class Cache {
     const userKeyOf = new Map<string, string>();
     const made: Array<[string, unknown]> = [];
     for (const [key, value] of entries instanceof Map ? entries : Object.entries(entries)) {
-      const madeKey = this.validKey(key, version);
+      const madeKey = this.keys.valid(key, version);
       userKeyOf.set(madeKey, key);
       made.push([madeKey, value]);
     }
     const userKeys = [...userKeyOf.values()];
-    if (ttlMs !== null && ttlMs <= 0) {
-      await this.deleteMany(userKeys, version);
-      return [];
-    }
-    const failed = await this.attempt('setMany', userKeys, [...userKeyOf.keys()], () =>
-      this.backend.setMany(made, ttlMs),
-    );
+    if (ttlMs !== null && ttlMs <= 0) return this.deleteMany(userKeys, version).then(() => []);
+    const write = () => this.backend.setMany(made, ttlMs);
+    const failed = await this.attempt('setMany', userKeys, [...userKeyOf.keys()], write);
     this.instruments.counters.sets += made.length - failed.length;
     return failed.map((madeKey) => userKeyOf.get(madeKey)!);
   }
 
   /** `true` when a key was removed. */
   async delete(key: string, version?: number): Promise<boolean> {
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     const deleted = await this.attempt('delete', key, false, () => this.backend.delete(made));
     if (deleted) this.instruments.counters.deletes++;
     return deleted;
@@ -255,7 +236,7 @@ export class Cache {
 
   async deleteMany(keys: Iterable<string>, version?: number): Promise<void> {
     const userKeys = [...keys];
-    const made = userKeys.map((key) => this.validKey(key, version));
+    const made = userKeys.map((key) => this.keys.valid(key, version));
     const deleted = await this.attempt('deleteMany', userKeys, 0, async () => {
       await this.backend.deleteMany(made);
       return made.length;
@@ -266,7 +247,7 @@ export class Cache {
   /** Gives a key a new timeout (seconds); `true` if the key existed. */
   async touch(key: string, timeout?: TimeoutSeconds, version?: number): Promise<boolean> {
     const ttlMs = toTtlMs(timeout, this.defaultTimeout);
-    const made = this.validKey(key, version);
+    const made = this.keys.valid(key, version);
     return this.attempt('touch', key, false, () => this.backend.touch(made, ttlMs), Boolean);
   }
 
@@ -276,13 +257,12 @@ export class Cache {
   }
 
   /**
-   * Removes this alias's keys whose key starts with `start`, at every version, on backends that
-   * can match keys (`clearMatching`: locmem, redis, tiered over them); for `toKeyvStore`'s
-   * namespaces. Other backends cannot list their keys, so there is no fallback.
+   * Removes this alias's keys starting with `start`, at every version, on backends that can match
+   * keys (`clearMatching`); for `toKeyvStore`'s namespaces. No fallback: others cannot list keys.
    * @internal
    */
   async clearStartingWith(start: string): Promise<void> {
-    const pattern = clearPatternOf(this.keyFunction, this.keyPrefix, start);
+    const pattern = this.keys.clearPattern(start);
     if (this.backend.clearMatching === undefined || pattern === undefined) {
       throw new CacheValueError(
         `Cache '${this.alias}' cannot remove only the keys starting with '${start}': ${pattern === undefined ? 'its keyFunction hides the key' : 'its backend cannot match keys (locmem, redis and tiered over them can)'}. Give the Keyv an alias of its own and no namespace (new Keyv({ store, namespace: undefined })), whose clear() clears the alias.`,
@@ -306,10 +286,7 @@ export class Cache {
     return this.instruments.stats();
   }
 
-  /**
-   * Counts a page answered past its freshness (`X-Cache: STALE`). For the page cache.
-   * @internal
-   */
+  /** Counts a page answered past its freshness (`X-Cache: STALE`). For the page cache. @internal */
   recordStaleServe(key: string, source: 'getOrSet' | 'page'): void {
     this.instruments.recordStaleServe(key, source);
   }
@@ -317,22 +294,36 @@ export class Cache {
   /**
    * Writes, reads back and deletes a reserved key straight on the backend: failures are thrown
    * whatever `ignoreErrors` says, and nothing is counted. For the health indicator and the CLI.
-   * `readBack` is false for a store that keeps nothing (dummy) or dropped the key at once.
    * @internal
    */
-  async roundTrip(): Promise<{ readBack: boolean }> {
-    const made = this.makeKey(HEALTH_KEY);
-    const token = randomUUID();
-    await this.backend.set(made, token, HEALTH_TTL_MS);
-    const readBack = (await this.backend.get(made)) === token;
-    await this.backend.delete(made);
-    return { readBack };
+  roundTrip(): Promise<{ readBack: boolean }> {
+    return roundTrip(this.backend, this.makeKey.bind(this));
   }
 
-  private validKey(key: string, version: number | undefined): string {
-    const made = this.makeKey(key, version);
-    this.validateKey(made);
-    return made;
+  /**
+   * A get's value or `MISS`, counted: at once when the backend answers at once (locmem, an L1
+   * hit), which is then not awaited: that would cost a turn of the microtask queue.
+   */
+  private read(key: string, version: number | undefined): unknown {
+    const made = this.keys.valid(key, version);
+    const instruments = this.instruments;
+    let value: unknown;
+    try {
+      value = instruments.quiet
+        ? this.backend.get(made)
+        : instruments.timed('get', key, () => this.backend.get(made), found);
+    } catch (error) {
+      value = this.failedWith(MISS, error, 'get', key);
+    }
+    if (!(value instanceof Promise)) return this.counted(value);
+    const failed = (error: unknown) => this.failedWith(MISS, error, 'get', key);
+    return value.catch(failed).then((answer) => this.counted(answer));
+  }
+
+  private counted(value: unknown): unknown {
+    if (value === MISS) this.instruments.counters.misses++;
+    else this.instruments.counters.hits++;
+    return value;
   }
 
   /** One backend command, timed; a failure is thrown, or answered by `fallback` under `ignoreErrors`. */

@@ -7,11 +7,11 @@ const MAX_REMEMBERED_OUTAGE_RUNS = 1000;
 
 /**
  * Computations running right now, by key: a caller that finds one running joins it instead of
- * starting its own (`run`). The stampede guard, the plain `getOrSet`, the method layer and the
- * page cache all share computations through this one primitive. An entry lives only while its
- * computation runs; past `max` of them, new keys run without sharing.
+ * starting its own (`run`). A store's `getOrSet` (its strategies, and through it the method
+ * layer) and the page cache share computations through this one primitive. An entry lives only
+ * while its computation runs; past `max` of them, new keys run without sharing.
  *
- * A second mode serves callers whose read of the store failed (`runAfterFailedRead`). A store
+ * A second mode serves callers whose read of the store failed (`afterFailedRead`). A store
  * that hangs fails each read after its own `commandTimeoutMs`: the reads of a burst of callers
  * fail one by one, spread over the time the burst took to send, and a flight forgotten when it
  * settles would start a new run for each of them. Here a caller whose read was under way before
@@ -20,8 +20,12 @@ const MAX_REMEMBERED_OUTAGE_RUNS = 1000;
  */
 export class Flights {
   private readonly running = new Map<string, Promise<unknown>>();
-  /** Reads started so far: a read's number says which outage runs it was concurrent with. */
-  private reads = 0;
+  /**
+   * Reads of the store started so far, bumped by each caller that may fail open before it reads:
+   * a read's number says which outage runs it was concurrent with. A field, not a method, so the
+   * hottest read pays one increment.
+   */
+  reads = 0;
   private readonly outageRuns = new Map<string, { result: Promise<unknown>; settledAfterRead: number }>();
 
   constructor(private readonly max = DEFAULT_MAX_RUNNING) {}
@@ -50,13 +54,14 @@ export class Flights {
     return this.running.size;
   }
 
-  /** Called before each read of the store; the number goes to `runAfterFailedRead` if the read fails. */
-  readStarted(): number {
-    return ++this.reads;
-  }
-
-  /** The run of `key` that read `readNumber` was concurrent with, or a new one from `start`. */
-  runAfterFailedRead<T>(key: string, readNumber: number, start: () => Promise<T>): Promise<T> {
+  /**
+   * What a caller whose read `readNumber` failed gets: the computation of `key` running now (a
+   * caller whose read succeeded started it), else the run that read was concurrent with, else a
+   * new one from `start`.
+   */
+  afterFailedRead<T>(key: string, readNumber: number, start: () => Promise<T>): Promise<T> {
+    const running = this.running.get(key) as Promise<T> | undefined;
+    if (running !== undefined) return running;
     const known = this.outageRuns.get(key);
     if (known !== undefined && readNumber <= known.settledAfterRead) return known.result as Promise<T>;
     const entry = { result: start() as Promise<unknown>, settledAfterRead: Infinity };
@@ -71,8 +76,13 @@ export class Flights {
     return entry.result as Promise<T>;
   }
 
+  /** Whether a run after failed reads is remembered (so a read that succeeds should say so). */
+  get remembersOutages(): boolean {
+    return this.outageRuns.size > 0;
+  }
+
   /** The store answered a read of `key`: its outage run, if any, is over. */
   answered(key: string): void {
-    if (this.outageRuns.size > 0) this.outageRuns.delete(key);
+    this.outageRuns.delete(key);
   }
 }

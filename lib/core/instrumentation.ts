@@ -50,14 +50,6 @@ export class CacheInstrumentation {
   }
 
   /**
-   * Runs one backend command and records it from its answer. When `stats()` or a diagnostics
-   * subscriber wants it, times it from the moment the backend answered with a promise until it
-   * settles: what the command spent waiting on the store. An answer given synchronously (locmem, a
-   * tiered L1 hit) took no time worth two clock reads and counts as 0 ms, unless a span or the panel
-   * watches the command: then it is timed from the call, inside its span, so that the spans of an
-   * ioredis or memjs instrumentation nest under it. `hitOf` says, for reads, whether it found.
-   */
-  /**
    * Nothing would record the next command: no latency histogram, no diagnostics subscriber, no
    * span or panel. The hottest callers then call the backend directly, without `timed`'s closure.
    */
@@ -65,6 +57,14 @@ export class CacheInstrumentation {
     return !this.measureLatency && !commandChannel.hasSubscribers && this.observer?.observing !== true;
   }
 
+  /**
+   * Runs one backend command and records it from its answer. When `stats()` or a diagnostics
+   * subscriber wants it, times it from the moment the backend answered with a promise until it
+   * settles: what the command spent waiting on the store. An answer given synchronously (locmem, a
+   * tiered L1 hit) took no time worth two clock reads and counts as 0 ms, unless a span or the panel
+   * watches the command: then it is timed from the call, inside its span, so that the spans of an
+   * ioredis or memjs instrumentation nest under it. `hitOf` says, for reads, whether it found.
+   */
   timed<T>(operation: string, key: CommandKey, run: () => Awaitable<T>, hitOf?: (result: T) => boolean): Awaitable<T> {
     const watch = this.observer?.observing === true ? this.observer.watch(this.command(operation, key)) : undefined;
     if (watch === undefined && !this.measureLatency && !commandChannel.hasSubscribers) return answerOf(run);

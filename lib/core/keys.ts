@@ -100,6 +100,62 @@ export function warnAboutKey(key: string, problem: string): void {
   process.emitWarning(problem, { type: 'CacheKeyWarning', code: 'NESTJS_CACHES_KEY' });
 }
 
+// Made keys a store remembers for its default version: a stream of distinct keys is forgotten
+// in one go when it reaches this many, so memory stays bounded (a few MB at most).
+const MAX_REMEMBERED_KEYS = 10_000;
+
+/**
+ * One store's keys: made by its key function (with its prefix and version) and checked against
+ * memcached's rules (Django's `make_and_validate_key`). A safe key of the default version is made
+ * and checked once and remembered: the hottest calls (a hit) then look it up instead, and the
+ * backend gets the same string each time, whose hash is already known.
+ */
+export class StoreKeys {
+  private readonly known = new Map<string, string>();
+
+  constructor(
+    private readonly settings: { alias: string; keyFunction: KeyFunction; keyPrefix: string; version: number },
+    private readonly rejectsUnsafeKeys: boolean,
+  ) {}
+
+  /** The key as stored in the backend. */
+  make(key: string, version = this.settings.version): string {
+    return this.settings.keyFunction(String(key), this.settings.keyPrefix, version);
+  }
+
+  /** The glob pattern of this store's keys starting with `start` (see `clearPatternOf`). */
+  clearPattern(start: string): string | undefined {
+    return clearPatternOf(this.settings.keyFunction, this.settings.keyPrefix, start);
+  }
+
+  /** The made key, checked (see `check`). */
+  valid(key: string, version: number | undefined): string {
+    if (version === undefined) {
+      const known = this.known.get(key);
+      if (known !== undefined) return known;
+    }
+    const made = this.make(key, version);
+    if (this.check(made) && version === undefined) {
+      if (this.known.size >= MAX_REMEMBERED_KEYS) this.known.clear();
+      this.known.set(key, made);
+    }
+    return made;
+  }
+
+  /**
+   * Whether a made key works on memcached; if not, a `CacheKeyError` for backends that cannot store
+   * it, and a `CacheKeyWarning` once per key for the others (as Django does).
+   */
+  check(made: string): boolean {
+    const problem = keyProblem(made);
+    if (problem === undefined) return true;
+    if (this.rejectsUnsafeKeys)
+      throw new CacheKeyError(`Cache '${this.settings.alias}' cannot store this key: ${problem}`);
+    warnAboutKey(made, problem);
+    return false;
+  }
+}
+
 /** Throws instead of warning: for backends (memcached) that cannot store such a key at all. */
 export function assertKeyIsSafe(key: string): void {
   const problem = keyProblem(key);

@@ -17,6 +17,14 @@ export function addDelta(current: unknown, delta: number, key: string): number |
   return next;
 }
 
+/** Throws unless `delta` is a finite number (what `incr` may add). */
+export function checkDelta(delta: unknown, key: string, alias: string): void {
+  if (typeof delta === 'number' && Number.isFinite(delta)) return;
+  throw new CacheValueError(
+    `Cannot increment key '${key}' of cache '${alias}' by ${describeValue(delta)}: the delta must be a finite number.`,
+  );
+}
+
 /** Whether a count is within ±`Number.MAX_SAFE_INTEGER`, where every integer is exact. */
 export function isSafeCount(count: number | bigint): boolean {
   return typeof count === 'number'

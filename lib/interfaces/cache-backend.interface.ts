@@ -13,6 +13,17 @@ export interface ValueWithTtl {
   ttlMs: TtlMs;
 }
 
+/** What a backend's `count()` found, for `nestjs-caches stats`. */
+export interface EntryTally {
+  /**
+   * Entries the store holds for this alias (expired ones may be included until removed), or
+   * `undefined` when it cannot tell (a store shared in ways it cannot see through).
+   */
+  entries: number | undefined;
+  /** What was counted, as `stats` prints it: `3 files, 120 bytes`, `2 keys matching p:*:*`. */
+  description: string;
+}
+
 /**
  * The primitives a store implements; `Cache` adds keys, versions, timeouts, statistics and error
  * handling on top. Keys arrive already made (prefixed, versioned, validated); lifetimes arrive in
@@ -53,14 +64,23 @@ export interface CacheBackend {
   readonly rejectsUnsafeKeys?: boolean;
   /**
    * Lives in this process (locmem, dummy): it cannot be down, so it gets no circuit breaker or
-   * deadline; its calls take less time than two clock reads, so they are not timed; and only the
-   * application's own processes can clear it (the CLI refuses).
+   * deadline; and its calls take less time than two clock reads, so they are not timed.
    */
   readonly inProcess?: boolean;
+  /**
+   * Its entries live in the memory of each application process (locmem): another process, such
+   * as the CLI, sees none of them, so `nestjs-caches stats` and `clear` leave it to the app.
+   */
+  readonly processLocal?: boolean;
   /** Its client times commands out itself (it is given `commandTimeoutMs`): no deadline is added. */
   readonly timesOutCommands?: boolean;
   /** Built from other aliases (tiered), which are guarded on their own: no breaker around it. */
   readonly failsOnlyThroughTiers?: boolean;
+  /**
+   * Counts what the store holds, where that is cheap enough to do on request (`nestjs-caches
+   * stats`); stores that cannot count leave it out, and the CLI says n/a.
+   */
+  count?(): Awaitable<EntryTally>;
   /**
    * Waits, for a bounded time, for a first connection to its server. Awaited while the module is
    * built, for every alias at once, so that other providers' `onModuleInit` find it connected.

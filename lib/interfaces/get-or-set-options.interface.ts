@@ -19,6 +19,11 @@ export interface GetOrSetOptions<T = unknown> {
   earlyRefresh?: number;
   /** Values for which this returns true are returned but not stored (Spring's `unless`). */
   unless?: (value: T) => boolean;
+  /**
+   * When the store fails (`CacheBackendError`), answer the computed value instead of throwing, as
+   * `@Cacheable` does. Callers of a key whose reads fail together still share one computation.
+   */
+  failOpen?: boolean;
   /** The random source of `earlyRefresh`, uniform in [0, 1) (default `Math.random`); tests seed it. */
   random?: () => number;
 }

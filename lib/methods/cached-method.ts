@@ -2,12 +2,9 @@ import type { Caches } from '../caches.js';
 import type { Cache } from '../core/cache.js';
 import { CacheBackendError } from '../core/errors.js';
 import { hashKey, isKeyTooLong } from '../core/keys.js';
-import { Flights } from '../core/flights.js';
 import type { TimeoutSeconds } from '../core/timeouts.js';
-import { MISS } from '../interfaces/cache-backend.interface.js';
 import type { GetOrSetOptions } from '../interfaces/get-or-set-options.interface.js';
 import { versionedKeyPart } from '../invalidation/generations.js';
-import { needsStampedeGuard } from '../stampede/stampede-guard.js';
 import { compileMethodKey } from './method-keys.js';
 import type {
   CacheableOptions,
@@ -44,8 +41,8 @@ interface Resolved<O> {
 /**
  * Builds the function the trampoline calls for one decorated method. Fail open: when the store
  * fails (`CacheBackendError`, already counted and logged once per burst by `Cache`), the method's
- * own result is returned as on a miss, still computed once per key in this process for all
- * concurrent callers, and evictions and puts are skipped.
+ * own result is returned as on a miss (`failOpen`: still computed once per key in this process
+ * for all concurrent callers), and evictions and puts are skipped.
  */
 export function buildCachedMethod(
   operations: readonly MethodCacheOperation[],
@@ -122,13 +119,16 @@ export function buildCachedMethod(
 /**
  * A `@Cacheable` call always answers a promise, whether it reads the cache or not (`condition`
  * false, `vary` knowing no caller): a sync method's callers see one shape, and its throw rejects.
+ * It reads through `Cache.readThrough`, failing open: the store shares the method's runs.
  */
 function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMethodContext): MethodWrapper {
   const { options, cache, keyOf, timeout } = resolved;
-  const { condition, dependsOn } = options;
-  const { instance, original } = context;
+  const { condition, dependsOn, unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
+  const { instance, original, random } = context;
   const uncached = async (args: unknown[]) => original.apply(instance, args);
-  const lookup = cachedLookup(resolved, context);
+  const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random, failOpen: true };
+  const optionsOf = (args: unknown[]): GetOrSetOptions =>
+    unless === undefined ? base : { ...base, unless: (value: unknown) => unless(value, args) };
   if (dependsOn === undefined || dependsOn.length === 0) {
     return (args) => {
       let key: string | undefined;
@@ -139,28 +139,20 @@ function cacheableCall(resolved: Resolved<CacheableOptions>, context: CachedMeth
         // async method would, rather than throwing from a call that returns a promise.
         return Promise.reject(error);
       }
-      return key === undefined ? uncached(args) : lookup.read(key, args);
+      return key === undefined ? uncached(args) : cache.readThrough(key, uncached, args, timeout, optionsOf(args));
     };
   }
   // Generations must outlive every entry stored under them, stale and grace windows included.
   const kept = keptLifetime(cache, timeout, options);
   // The generations are read before the method runs: a result computed from rows that change
-  // meanwhile is stored under the old generations, which no later call reads.
+  // meanwhile is stored under the old generations, which no later call reads. While the store
+  // fails, the method's runs are shared by the key without generations (unknown then).
   return async (args) => {
     const key = condition !== undefined && !condition(args) ? undefined : keyOf(args);
     if (key === undefined) return original.apply(instance, args);
-    const readNumber = lookup.readStarted();
-    let part: string;
-    try {
-      part = await versionedKeyPart(cache, dependsOn, args, kept);
-    } catch (error) {
-      if (!(error instanceof CacheBackendError)) throw error;
-      return lookup.bypass(key, args, readNumber);
-    }
-    // The store answered: an outage run of the key is over. Its runs are by the key without
-    // generations (unknown while the store fails), its flights by the versioned key.
-    lookup.answered(key);
-    return lookup.read(withGenerations(cache, key, part), args);
+    const versioned = async (plain: string) =>
+      withGenerations(cache, plain, await versionedKeyPart(cache, dependsOn, args, kept));
+    return cache.readThrough(key, uncached, args, timeout, optionsOf(args), versioned);
   };
 }
 
@@ -179,81 +171,6 @@ function withGenerations(cache: Cache, key: string, part: string): string {
   const versioned = `${key}~${part}`;
   if (!isKeyTooLong(cache.makeKey(versioned))) return versioned;
   return `${hashKey(key)}~${part}`;
-}
-
-interface Lookup {
-  /** Reads a key and, on a miss, runs the method once per key in this process and stores its result. */
-  read(key: string, args: unknown[]): Promise<unknown>;
-  /** Numbers a read of the store made outside `read` (the generations), for `bypass`. */
-  readStarted(): number;
-  /** That read failed: runs the method, shared with the callers concurrent with this one. */
-  bypass(key: string, args: unknown[], readNumber: number): Promise<unknown>;
-  /** A read of `key` outside `read` succeeded: forgets the key's outage run. */
-  answered(key: string): void;
-}
-
-/**
- * The lookups of one `@Cacheable` method. Its runs go through flights of its own, by key, around
- * the whole `getOrSet`, and through their outage runs when a read fails: while the store is down,
- * `getOrSet` shares nothing (its read fails before it joins a computation, its write fails after),
- * and without these every caller of a cold key would run the method during an outage.
- */
-function cachedLookup(
-  { options, cache, timeout }: Resolved<CacheableOptions>,
-  { instance, original, random }: CachedMethodContext,
-): Lookup {
-  const { unless, lock, staleWhileRevalidate, grace, earlyRefresh } = options;
-  const base: GetOrSetOptions = { lock, staleWhileRevalidate, grace, earlyRefresh, random };
-  // Without options, the plain getOrSet (its fastest path) is used.
-  const needsOptions = unless !== undefined || needsStampedeGuard(base);
-  const flights = new Flights();
-  const computeAndStore = (key: string, args: unknown[]) =>
-    flights.run(key, async () => {
-      const run = { started: false, done: false, result: undefined as unknown };
-      const compute = async () => {
-        run.started = true;
-        run.result = await original.apply(instance, args);
-        run.done = true;
-        return run.result;
-      };
-      const getOrSetOptions = !needsOptions
-        ? undefined
-        : unless === undefined
-          ? base
-          : { ...base, unless: (value: unknown) => unless(value, args) };
-      try {
-        return await cache.getOrSet(key, compute, timeout, undefined, getOrSetOptions);
-      } catch (error) {
-        // A method that threw (even a CacheBackendError of its own) is not run again.
-        if (!(error instanceof CacheBackendError) || (run.started && !run.done)) throw error;
-        // Fail open: the result when the write failed, else a run of the method's own.
-        return run.done ? run.result : original.apply(instance, args);
-      }
-    });
-  const readStarted = () => flights.readStarted();
-  const bypass = (key: string, args: unknown[], readNumber: number) =>
-    // A computation of the key that runs already (its read succeeded) is joined.
-    flights.runningNow(key) !== undefined
-      ? computeAndStore(key, args)
-      : flights.runAfterFailedRead(key, readNumber, async () => original.apply(instance, args));
-  const answered = (key: string) => flights.answered(key);
-  if (needsOptions) return { read: computeAndStore, readStarted, bypass, answered };
-  // The common case reads first, so that a hit costs one `get`: a miss then reads once more in
-  // getOrSet, which joins or starts the one computation of the key in this process.
-  const read = async (key: string, args: unknown[]) => {
-    const readNumber = flights.readStarted();
-    let cached: unknown;
-    try {
-      cached = await cache.get(key, MISS);
-    } catch (error) {
-      if (!(error instanceof CacheBackendError)) throw error;
-      // Not through getOrSet: it would read the failing store again, and pay its timeout twice.
-      return bypass(key, args, readNumber);
-    }
-    flights.answered(key);
-    return cached !== MISS ? cached : computeAndStore(key, args);
-  };
-  return { read, readStarted, bypass, answered };
 }
 
 async function store({ options, cache, keyOf, timeout }: Resolved<CachePutOptions>, result: unknown, args: unknown[]) {

@@ -1,8 +1,9 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  computeShared,
+  needsStampedeGuard,
   PlainGetOrSet,
-  valueOf,
   type GetOrSetStore,
   type GetOrSetStrategy,
   type ValueOrFactory,
@@ -47,16 +48,6 @@ interface Plan<T> {
   options: GetOrSetOptions<T>;
 }
 
-/** Whether the options ask for more than in-process single flight (the plain `getOrSet`). */
-export function needsStampedeGuard(options: GetOrSetOptions<never>): boolean {
-  return (
-    Boolean(options.lock) ||
-    options.staleWhileRevalidate !== undefined ||
-    options.grace !== undefined ||
-    options.earlyRefresh !== undefined
-  );
-}
-
 /**
  * `getOrSet` with the layers of `GetOrSetOptions` on top of the in-process single flight: a
  * cross-process lease, logical expiry with stale-while-revalidate and grace, and XFetch early
@@ -84,18 +75,18 @@ export class StampedeGuard implements GetOrSetStrategy {
     this.plain = new PlainGetOrSet(cache, computing);
   }
 
-  async getOrSet<T>(
+  async answer<T>(
     key: string,
+    stored: unknown,
     factory: ValueOrFactory<T>,
     timeout: TimeoutSeconds | undefined,
     version: number | undefined,
     options: GetOrSetOptions<T> | undefined,
   ): Promise<T> {
     if (options === undefined || !needsStampedeGuard(options)) {
-      return this.plain.getOrSet(key, factory, timeout, version, options);
+      return this.plain.answer(key, stored, factory, timeout, version, options);
     }
     const plan = this.plan(key, factory, timeout, version, options);
-    const stored = await this.cache.get<unknown>(key, MISS, version);
     if (stored === MISS) return this.computeOnce(plan, undefined);
     const envelope = asEnvelope<T>(stored);
     // A plain value (stored by `set` or `@CachePut`) has no logical expiry: its TTL is its life.
@@ -161,8 +152,9 @@ export class StampedeGuard implements GetOrSetStrategy {
 
   /** One computation per key in this process; later callers join the running one. */
   private computeOnce<T>(plan: Plan<T>, stale: Envelope<T> | undefined): Promise<T> {
-    return this.computing.run(this.cache.makeKey(plan.key, plan.version), () =>
-      plan.lock ? this.computeUnderLease(plan, stale) : this.computeAndStore(plan),
+    const made = this.cache.makeKey(plan.key, plan.version);
+    return computeShared(this.computing, made, plan.factory, plan.options, (compute) =>
+      plan.lock ? this.computeUnderLease(plan, stale, compute) : this.computeAndStore(plan, compute),
     );
   }
 
@@ -171,7 +163,11 @@ export class StampedeGuard implements GetOrSetStrategy {
    * owner's value (re-reading), at most `wait` seconds, and then compute anyway: a dead or slow
    * owner must not stall them longer than that.
    */
-  private async computeUnderLease<T>(plan: Plan<T>, stale: Envelope<T> | undefined): Promise<T> {
+  private async computeUnderLease<T>(
+    plan: Plan<T>,
+    stale: Envelope<T> | undefined,
+    compute: () => Promise<T>,
+  ): Promise<T> {
     const { ttlMs, waitMs } = plan.lock!;
     const startedAt = Date.now();
     const deadline = startedAt + waitMs;
@@ -187,7 +183,7 @@ export class StampedeGuard implements GetOrSetStrategy {
         try {
           // Re-read: the previous owner may have stored the value between our read and our lease.
           const current = await this.readUsable<T>(plan);
-          return current !== MISS ? current : await this.computeAndStore(plan);
+          return current !== MISS ? current : await this.computeAndStore(plan, compute);
         } finally {
           await lease.release();
         }
@@ -199,7 +195,7 @@ export class StampedeGuard implements GetOrSetStrategy {
       }
       if (Date.now() + pollMs > deadline) {
         stopWaiting();
-        return this.computeAndStore(plan);
+        return this.computeAndStore(plan, compute);
       }
       waited = true;
       await sleep(pollMs, undefined, { ref: false });
@@ -221,9 +217,9 @@ export class StampedeGuard implements GetOrSetStrategy {
     return isFresh(envelope, Date.now()) ? envelope.value : MISS;
   }
 
-  private async computeAndStore<T>(plan: Plan<T>): Promise<T> {
+  private async computeAndStore<T>(plan: Plan<T>, compute: () => Promise<T>): Promise<T> {
     const started = performance.now();
-    const value = await valueOf(plan.factory);
+    const value = await compute();
     const computeMs = performance.now() - started;
     if (plan.options.unless?.(value)) return value;
     if (!plan.enveloped) {

@@ -14,6 +14,15 @@ export function describeValueContract(context: ContractContext): void {
     caches = context.caches;
     cache = caches.default;
   });
+  it('counts what it holds, if it has count() (nestjs-caches stats)', async () => {
+    const backend = caches.backendOf('default');
+    if (backend.count === undefined) return; // optional: the CLI then says n/a
+    await cache.setMany({ a: 1, b: 2, c: 3 });
+    const { entries, description } = await backend.count();
+    expect(description).toMatch(/\S/); // and stores shared with others may count more than 3:
+    if (entries !== undefined) expect(entries).toBeGreaterThanOrEqual(3);
+  });
+
   it('stores and reads a value', async () => {
     await cache.set('key', 'value');
     expect(await cache.get('key')).toBe('value');

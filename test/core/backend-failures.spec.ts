@@ -44,6 +44,23 @@ describe('a backend that fails', () => {
     expect(cache.stats().errors).toBeGreaterThanOrEqual(5);
   });
 
+  it('with failOpen, getOrSet answers the computed value, computed once for concurrent callers', async () => {
+    const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
+    try {
+      const cache = (await boot()).default; // no ignoreErrors: without failOpen, the failure is thrown
+      await expect(cache.getOrSet('k', () => 'computed')).rejects.toBeInstanceOf(CacheBackendError);
+      let runs = 0;
+      const compute = async () => `computed ${++runs}`;
+      const calls = Array.from({ length: 50 }, () => cache.getOrSet('k', compute, 60, undefined, { failOpen: true }));
+      expect(new Set(await Promise.all(calls))).toEqual(new Set(['computed 1']));
+      expect(runs).toBe(1);
+      // Nothing could be stored: a later call computes again.
+      expect(await cache.getOrSet('k', compute, 60, undefined, { failOpen: true })).toBe('computed 2');
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('is logged once per burst, not once per call', async () => {
     const warn = jest.spyOn(Logger.prototype, 'warn').mockImplementation(() => undefined);
     try {

@@ -3,7 +3,7 @@ import { CacheConfigError } from '../../core/errors.js';
 import { decodeValue } from '../../core/serializer.js';
 import type { TtlMs } from '../../core/timeouts.js';
 import { addDelta } from '../../core/values.js';
-import { MISS, type CacheBackend, type Miss } from '../../interfaces/cache-backend.interface.js';
+import { MISS, type CacheBackend, type EntryTally, type Miss } from '../../interfaces/cache-backend.interface.js';
 import { EntryCount } from '../entry-count.js';
 import { cacheTableExists, ensureCacheTable } from './cache-table.js';
 import { encode, expiresOf, isTrue, Statements, timestamp, transactionRunner, type Runner } from './statements.js';
@@ -176,6 +176,12 @@ export class DatabaseBackend implements CacheBackend {
       const s = this.statements();
       await this.remove(`DELETE FROM ${s.table} WHERE cache_key IN (${s.list(0, chunk.length)})`, chunk);
     }
+  }
+
+  /** Rows of the table, expired ones included until culled (`nestjs-caches stats`). */
+  async count(): Promise<EntryTally> {
+    const rows = Number((await this.query(this.statements().count, []))[0].count);
+    return { entries: rows, description: `${rows} rows` };
   }
 
   /** The table belongs to the cache, as in Django: every row goes. */

@@ -5,7 +5,13 @@ import { RateLimitedLog } from '../../core/rate-limited-log.js';
 import { decodeValue, encodeValue } from '../../core/serializer.js';
 import type { TtlMs } from '../../core/timeouts.js';
 import { unsafeCountError } from '../../core/values.js';
-import { MISS, type CacheBackend, type Miss, type ValueWithTtl } from '../../interfaces/cache-backend.interface.js';
+import {
+  MISS,
+  type CacheBackend,
+  type EntryTally,
+  type Miss,
+  type ValueWithTtl,
+} from '../../interfaces/cache-backend.interface.js';
 import { quitRedis } from './quit-redis.js';
 
 const SCAN_COUNT = 1000;
@@ -237,6 +243,32 @@ export class RedisBackend implements CacheBackend {
     }
     const nodes = this.client instanceof Cluster ? this.client.nodes('master') : [this.client];
     await Promise.all(nodes.map((node) => unlinkMatching(node, pattern)));
+  }
+
+  /**
+   * This alias's keys (a SCAN of its pattern) and the database's size, on one server; a cluster's
+   * or sentinels' masters are left to count one by one (`nestjs-caches stats`).
+   */
+  async count(): Promise<EntryTally> {
+    if (this.client instanceof Cluster || this.client.options.sentinels) {
+      return { entries: undefined, description: 'not counted (cluster or sentinels: count on each master)' };
+    }
+    const total = await this.client.dbsize();
+    const pattern = this.settings.clearPattern;
+    if (pattern === undefined) {
+      return {
+        entries: undefined,
+        description: `${total} keys in the database (its keyFunction hides which are its own)`,
+      };
+    }
+    let cursor = '0';
+    let matching = 0;
+    do {
+      const [next, keys] = await this.client.scan(cursor, 'MATCH', pattern, 'COUNT', SCAN_COUNT);
+      cursor = next;
+      matching += keys.length;
+    } while (cursor !== '0');
+    return { entries: matching, description: `${matching} keys matching ${pattern} (${total} in the database)` };
   }
 
   /** Quits, and drops the connection if the server does not answer in time. */
