@@ -27,7 +27,9 @@ async function packTarball(destination: string): Promise<PackResult> {
     cwd: root,
     maxBuffer: 16 * 1024 * 1024,
   });
-  const [result] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+  // npm prints the prepack script's banner to stdout too, before the JSON (some npm 11 releases).
+  const json = stdout.slice(stdout.search(/^\[$/m));
+  const [result] = JSON.parse(json) as Array<{ filename: string; files: Array<{ path: string }> }>;
   return { tarball: join(destination, result!.filename), files: result!.files.map((file) => file.path) };
 }
 
