@@ -77,6 +77,13 @@ describe('Cache-Control parsing (RFC 9111 §5.2)', () => {
     expect(directivesOf('private=""').private).toEqual({ fields: 'all' });
   });
 
+  it('lets an unqualified no-cache or private win over a qualified one, and merges qualified field lists', () => {
+    expect(directivesOf('private="set-cookie", private').private).toEqual({ fields: 'all' });
+    expect(directivesOf('no-cache="x", no-cache').noCache).toEqual({ fields: 'all' });
+    expect(directivesOf('no-cache, no-cache="x"').noCache).toEqual({ fields: 'all' });
+    expect(directivesOf('no-cache="a, b", no-cache="b, c"').noCache).toEqual({ fields: ['a', 'b', 'c'] });
+  });
+
   it('keeps unknown directives by name', () => {
     expect(directivesOf('community="UCI", foo').all).toEqual(
       new Map<string, string | true>([

@@ -90,19 +90,27 @@ describe('age (RFC 9111 §4.2.3, §5.1)', () => {
     ['non-numeric', [['Age', 'abc']]],
     ['negative', [['Age', '-7200']]],
     ['a float', [['Age', '7200.0']]],
-    ['a list', [['Age', '0, 0']]],
-    [
-      'two lines',
-      [
-        ['Age', '0'],
-        ['Age', '0'],
-      ],
-    ],
     ['with a parameter', [['Age', '0;foo=bar']]],
+    ['a list whose first member is invalid', [['Age', 'abc, 0']]],
   ])('reads an Age that is %s as old', (_label, headers) => {
     const stored = response(headers);
     expect(ageValue(stored)).toBe('invalid');
     expect(currentAge(stored, T)).toBe(MAX_DELTA_SECONDS);
+  });
+
+  it.each<[string, HeaderList, number]>([
+    ['a list', [['Age', '0,7200']], 0],
+    ['a list of equal members', [['Age', '3600, 3600']], 3600],
+    [
+      'two lines',
+      [
+        ['Age', '7200'],
+        ['Age', '0'],
+      ],
+      7200,
+    ],
+  ])('reads an Age that is %s by its first member (§5.1)', (_label, headers, first) => {
+    expect(ageValue(response(headers))).toBe(first);
   });
 
   it('caps the Age it sends at 2^31', () => {

@@ -79,6 +79,26 @@ describe('reusing a stored response (RFC 9111 §4, RFC 5861)', () => {
     expect(use(decideReuse(asked, storedWith('max-age=60'), at(after)))).toBe(expected);
   });
 
+  it('serves no stale response to a request with max-age or min-fresh, unless it also says max-stale (§5.2.1.1)', () => {
+    const revalidating = storedWith('max-age=1, stale-while-revalidate=600');
+    for (const cacheControl of ['max-age=0', 'max-age=100', 'min-fresh=300']) {
+      expect(use(decideReuse(request([['Cache-Control', cacheControl]]), revalidating, at(10)))).toBe('revalidate');
+    }
+    expect(use(decideReuse(request([['Cache-Control', 'max-age=100, max-stale=5']]), revalidating, at(10)))).toBe(
+      'stale-while-revalidate',
+    );
+  });
+
+  it('bounds a stale response by the request’s max-age even with max-stale (§5.2)', () => {
+    const asked = request([['Cache-Control', 'max-age=10, max-stale=1000']]);
+    expect(use(decideReuse(asked, storedWith('max-age=60'), at(700)))).toBe('revalidate');
+    expect(decideReuse(asked, storedWith('max-age=1'), at(5))).toEqual({ use: 'stored', age: 6 });
+  });
+
+  it('revalidates a response with no-cache on any occurrence, even after a qualified one (§5.2)', () => {
+    expect(use(decideReuse(request(), storedWith('max-age=60, no-cache="X-Foo", no-cache'), at(1)))).toBe('revalidate');
+  });
+
   it('answers only-if-cached from the cache or with 504', () => {
     const asked = request([['Cache-Control', 'only-if-cached']]);
     expect(use(decideReuse(asked, storedWith('max-age=60'), at(5)))).toBe('stored');
@@ -106,6 +126,14 @@ describe('reusing a stored response (RFC 9111 §4, RFC 5861)', () => {
     const asking = request([['Cache-Control', 'stale-if-error=60']]);
     expect(mayServeStaleOnError(asking, storedWith('max-age=1'), at(10))).toBe(true);
     expect(mayServeStaleOnError(asking, storedWith('max-age=1, must-revalidate'), at(10))).toBe(false);
+  });
+
+  it('serves nothing stale on an error when the response says no-cache (§4.2.4)', () => {
+    expect(mayServeStaleOnError(request(), storedWith('max-age=1, no-cache, stale-if-error=30'), at(10))).toBe(false);
+    const asking = request([['Cache-Control', 'stale-if-error=60']]);
+    expect(mayServeStaleOnError(asking, storedWith('max-age=1, no-cache'), at(10))).toBe(false);
+    // The qualified form keeps only its fields out of the stored response.
+    expect(mayServeStaleOnError(asking, storedWith('max-age=1, no-cache="X-Foo"'), at(10))).toBe(true);
   });
 
   it('serves stale when the origin cannot be reached, unless the response forbids it (§4.2.4)', () => {

@@ -43,6 +43,18 @@ describe('storing a response (RFC 9111 §3)', () => {
     });
   });
 
+  it('stores nothing for a request with no-store, even when the response says must-understand (§5.2.1.5)', () => {
+    const headers: HeaderList = [['Cache-Control', 'max-age=60, no-store, must-understand']];
+    expect(decideStore(request([['Cache-Control', 'no-store']]), response(headers))).toEqual({
+      store: false,
+      reason: 'no-store',
+    });
+  });
+
+  it('reads methods case-sensitively: a response to `get` is not stored (RFC 9110 §9.1)', () => {
+    expect(decideStore(request([], 'get'), response(fresh))).toEqual({ store: false, reason: 'method' });
+  });
+
   it('stores a response to a request with Authorization only when it says so (§3.5)', () => {
     const authorized = request([['Authorization', 'Basic dXNlcjpwYXNz']]);
     expect(decideStore(authorized, response(fresh))).toEqual({ store: false, reason: 'authorization' });
@@ -70,6 +82,21 @@ describe('storing a response (RFC 9111 §3)', () => {
       store: false,
       reason: 'no-freshness',
     });
+  });
+
+  it('gives heuristic freshness to any status a response marks public (§4.2.2)', () => {
+    const publicModified: HeaderList = [
+      ['Date', dateAt(0)],
+      ['Last-Modified', dateAt(-3600)],
+      ['Cache-Control', 'public'],
+    ];
+    expect(decideStore(request(), response(publicModified, 201), { heuristic })).toEqual({ store: true });
+    expect(decideStore(request(), response(publicModified, 201))).toEqual({ store: false, reason: 'no-freshness' });
+  });
+
+  it('does not store a response whose private is unqualified on any occurrence (§5.2)', () => {
+    const headers: HeaderList = [['Cache-Control', 'max-age=60, private="Set-Cookie", private']];
+    expect(decideStore(request(), response(headers))).toEqual({ store: false, reason: 'private' });
   });
 });
 

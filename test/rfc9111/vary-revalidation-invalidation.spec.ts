@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import {
   answersNotModified,
   conditionalFields,
+  currentAge,
   describesStored,
   freshenedWith,
   headUpdate,
@@ -147,6 +148,8 @@ describe('revalidation (RFC 9111 §4.3)', () => {
     expect(conditional([['If-Modified-Since', dateAt(-100)]])).toBe(true);
     expect(conditional([['If-Modified-Since', dateAt(-101)]])).toBe(false);
     expect(answersNotModified(request([['If-None-Match', '"v1"']], 'POST'), stored)).toBe(false);
+    // RFC 9110 §9.1: methods are case-sensitive.
+    expect(answersNotModified(request([['If-None-Match', '"v1"']], 'get'), stored)).toBe(false);
   });
 
   it('selects the stored response by its validators (§4.3.4)', () => {
@@ -154,7 +157,46 @@ describe('revalidation (RFC 9111 §4.3)', () => {
     expect(describesStored(stored, response([['ETag', 'W/"v1"']], 304))).toBe(true);
     expect(describesStored(stored, response([['Last-Modified', dateAt(-100)]], 304))).toBe(true);
     expect(describesStored(stored, response([['Last-Modified', dateAt(-50)]], 304))).toBe(false);
-    expect(describesStored(stored, response([], 304))).toBe(true);
+    expect(describesStored(response([['Cache-Control', 'max-age=1']]), response([], 304))).toBe(true);
+  });
+
+  it('matches no stored response with a validator to an update without one (§4.3.4)', () => {
+    expect(describesStored(stored, response([], 304))).toBe(false);
+    expect(headUpdate(stored, response([['X-Changed', 'after']], 200))).toEqual({ invalidate: true });
+  });
+
+  it('tells two weak ETags apart even when Last-Modified agrees (§4.3.4)', () => {
+    const weak = response([
+      ['ETag', 'W/"a"'],
+      ['Last-Modified', dateAt(-100)],
+    ]);
+    const other = (status: number) =>
+      response(
+        [
+          ['ETag', 'W/"b"'],
+          ['Last-Modified', dateAt(-100)],
+        ],
+        status,
+      );
+    expect(describesStored(weak, other(304))).toBe(false);
+    expect(headUpdate(weak, other(200))).toEqual({ invalidate: true });
+  });
+
+  it('dates a 304 without Date by its arrival and drops the stored Age, so its age starts again', () => {
+    const aged = response([
+      ['Date', dateAt(0)],
+      ['Age', '50'],
+      ['Cache-Control', 'max-age=100'],
+      ['ETag', '"v1"'],
+    ]);
+    const validated = T + seconds(120);
+    const freshened = freshenedWith(aged, response([['ETag', '"v1"']], 304, validated));
+    const fields = Object.fromEntries(freshened.headers.map(([name, value]) => [name.toLowerCase(), value]));
+    expect(fields.date).toBe(dateAt(120));
+    expect(fields.age).toBeUndefined();
+    expect(currentAge(freshened, validated + seconds(1))).toBe(2);
+    const withAge = freshenedWith(aged, response([['Age', '7']], 304, validated));
+    expect(withAge.headers.filter(([name]) => name === 'Age')).toEqual([['Age', '7']]);
   });
 
   it('updates from a matching 200 to HEAD, drops the stored response when it no longer matches (§4.3.5)', () => {
@@ -204,5 +246,9 @@ describe('invalidation (RFC 9111 §4.4)', () => {
     for (const method of ['GET', 'HEAD', 'OPTIONS', 'TRACE']) {
       expect(invalidationTargets({ ...post, method }, ok)).toEqual([]);
     }
+  });
+
+  it('reads methods case-sensitively: `get` is an unknown, unsafe method (RFC 9110 §9.1)', () => {
+    expect(invalidationTargets({ ...post, method: 'get' }, { status: 204, headers: [] })).toHaveLength(1);
   });
 });

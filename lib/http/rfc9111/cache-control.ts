@@ -33,7 +33,10 @@ export interface CacheDirectives {
   maxStale: DeltaSeconds | 'any' | undefined;
   staleWhileRevalidate: DeltaSeconds | undefined;
   staleIfError: DeltaSeconds | undefined;
-  /** Every directive by lower-cased name, value unquoted (`true` for none), first occurrence kept. */
+  /**
+   * Every directive by lower-cased name, value unquoted (`true` for none), first occurrence kept
+   * (`noCache` and `private` count every occurrence).
+   */
   all: ReadonlyMap<string, string | true>;
 }
 
@@ -47,19 +50,24 @@ export function parseCacheControl(headers: HeaderList): CacheDirectives {
 /** The directives of one Cache-Control value. */
 export function directivesOf(value: string | undefined): CacheDirectives {
   const all = new Map<string, string | true>();
+  const scopes = new Map<string, FieldScope>();
   for (const element of listElements(value)) {
     // `max-age =60` or `max-age= 60` is no directive of that name: a token touches its `=`.
     const match = DIRECTIVE.exec(element);
     if (!match) continue;
     const name = match[1]!.toLowerCase();
-    if (all.has(name)) continue; // §4.2.1: the first occurrence is used
     const raw = match[2];
-    all.set(name, raw === undefined ? true : unquote(raw));
+    const directive = raw === undefined ? true : unquote(raw);
+    // §5.2: of conflicting directives the most restrictive is honoured, so every occurrence of a
+    // scoped one counts: the unqualified form wins, qualified ones add up their fields.
+    if (SCOPED.has(name)) scopes.set(name, widest(scopes.get(name), scopeOf(directive)));
+    if (all.has(name)) continue; // §4.2.1: the first occurrence is used
+    all.set(name, directive);
   }
   return {
     noStore: all.has('no-store'),
-    noCache: scopeOf(all.get('no-cache')),
-    private: scopeOf(all.get('private')),
+    noCache: scopes.get('no-cache'),
+    private: scopes.get('private'),
     public: all.has('public'),
     mustRevalidate: all.has('must-revalidate'),
     proxyRevalidate: all.has('proxy-revalidate'),
@@ -76,12 +84,20 @@ export function directivesOf(value: string | undefined): CacheDirectives {
   };
 }
 
-function scopeOf(value: string | true | undefined): FieldScope | undefined {
-  if (value === undefined) return undefined;
+/** The directives that may name fields (§5.2.2.4, §5.2.2.7). */
+const SCOPED = new Set(['no-cache', 'private']);
+
+function scopeOf(value: string | true): FieldScope {
   if (value === true) return { fields: 'all' };
   const names = fieldNames(value);
   // A value that names no field is read as the unqualified directive: the stricter of the two.
   return names.length === 0 ? { fields: 'all' } : { fields: names };
+}
+
+function widest(known: FieldScope | undefined, next: FieldScope): FieldScope {
+  if (known === undefined) return next;
+  if (known.fields === 'all' || next.fields === 'all') return { fields: 'all' };
+  return { fields: [...new Set([...known.fields, ...next.fields])] };
 }
 
 /** §1.2.2 delta-seconds: digits only (leading zeros allowed), capped at 2^31. */

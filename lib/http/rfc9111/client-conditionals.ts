@@ -7,7 +7,8 @@ import { fieldValue, firstFieldValue, type CacheRequest, type CacheResponse } fr
 
 /** Whether `request` is answered `304 Not Modified` rather than with `stored`. */
 export function answersNotModified(request: CacheRequest, stored: CacheResponse): boolean {
-  const method = request.method.toUpperCase();
+  // RFC 9110 §9.1: methods are case-sensitive.
+  const { method } = request;
   if ((method !== 'GET' && method !== 'HEAD') || stored.status !== 200) return false;
   const noneMatch = fieldValue(request.headers, 'if-none-match');
   if (noneMatch !== undefined) {

@@ -28,7 +28,7 @@ export function freshnessLifetime(
   if (own !== undefined) return { source: 'max-age', seconds: own };
   const expires = fieldValue(response.headers, 'expires');
   if (expires !== undefined) return { source: 'expires', seconds: expiresLifetime(response, expires) };
-  const guessed = heuristic === undefined ? undefined : heuristicLifetime(response, heuristic);
+  const guessed = heuristic === undefined ? undefined : heuristicLifetime(response, heuristic, directives);
   return guessed === undefined ? { source: 'none', seconds: 0 } : { source: 'heuristic', seconds: guessed };
 }
 
@@ -63,8 +63,13 @@ export function dateOf(response: CacheResponse): number | undefined {
   return parseHttpDate(firstFieldValue(response.headers, 'date'), response.receivedAt);
 }
 
-function heuristicLifetime(response: CacheResponse, heuristic: HeuristicFreshness): number | undefined {
-  if (!HEURISTICALLY_CACHEABLE.has(response.status)) return undefined;
+/** §4.2.2: for a heuristically cacheable status, or any status the response marks `public`. */
+function heuristicLifetime(
+  response: CacheResponse,
+  heuristic: HeuristicFreshness,
+  directives: CacheDirectives,
+): number | undefined {
+  if (!HEURISTICALLY_CACHEABLE.has(response.status) && !directives.public) return undefined;
   const modified = parseHttpDate(firstFieldValue(response.headers, 'last-modified'), response.receivedAt);
   if (modified === undefined) return undefined;
   const date = dateOf(response) ?? response.receivedAt;

@@ -7,7 +7,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 /** The absolute URLs whose stored responses to drop, in no particular order; none if nothing is. */
 export function invalidationTargets(request: CacheRequest, response: Pick<CacheResponse, 'status' | 'headers'>) {
-  if (SAFE_METHODS.has(request.method.toUpperCase())) return [];
+  // RFC 9110 §9.1: methods are case-sensitive; `get` is an unknown method, so unsafe.
+  if (SAFE_METHODS.has(request.method)) return [];
   if (response.status < 200 || response.status >= 400) return [];
   const target = parsed(request.url);
   if (target === undefined) return [];

@@ -36,12 +36,14 @@ export function decideReuse(
   const lifetime = freshnessLifetime(stored, options.heuristic, directives).seconds;
   const staleBy = age - lifetime;
   const mustRevalidateFirst = asked.noCache || coversAll(directives.noCache);
-  const fresh =
-    staleBy < 0 &&
-    (asked.maxAge === undefined || age <= asked.maxAge) &&
-    (asked.minFresh === undefined || lifetime - age >= asked.minFresh);
+  const withinMaxAge = asked.maxAge === undefined || age <= asked.maxAge;
+  const fresh = staleBy < 0 && withinMaxAge && (asked.minFresh === undefined || lifetime - age >= asked.minFresh);
   if (!mustRevalidateFirst && fresh) return { use: 'stored', age };
-  if (!mustRevalidateFirst && staleBy >= 0 && !strictlyFresh(directives)) {
+  // §5.2.1.1: a client that bounds the age (or asks for freshness left) wants a fresh response,
+  // unless it also sends max-stale; its max-age still bounds a stale one (the stricter wins, §5.2).
+  const acceptsStale =
+    withinMaxAge && (asked.maxStale !== undefined || (asked.maxAge === undefined && asked.minFresh === undefined));
+  if (!mustRevalidateFirst && staleBy >= 0 && acceptsStale && mayServeStale(directives)) {
     if (asked.maxStale !== undefined && staleBy <= asked.maxStale) return { use: 'stored', age };
     const window = directives.staleWhileRevalidate;
     if (typeof window === 'number' && staleBy < window) return { use: 'stale-while-revalidate', age };
@@ -62,7 +64,7 @@ export function mayServeStaleOnError(
   options: ReuseOptions = {},
 ): boolean {
   const directives = parseCacheControl(stored.headers);
-  if (strictlyFresh(directives)) return false;
+  if (!mayServeStale(directives)) return false;
   const staleBy = currentAge(stored, now) - freshnessLifetime(stored, options.heuristic, directives).seconds;
   const fromRequest = parseCacheControl(request.headers).staleIfError;
   const windows = [directives.staleIfError, fromRequest].filter((window) => typeof window === 'number');
@@ -74,17 +76,25 @@ export function mayServeStaleOnError(
  * answer stale, unless the response forbids it: must-revalidate and its kin, or no-cache.
  */
 export function mayServeStaleWhenDisconnected(stored: CacheResponse): boolean {
-  const directives = parseCacheControl(stored.headers);
-  return !strictlyFresh(directives) && directives.noCache === undefined;
+  return mayServeStale(parseCacheControl(stored.headers));
 }
 
 /** Statuses RFC 5861 §4 counts as an error that stale-if-error may hide. */
 export const ERROR_STATUSES_FOR_STALE = new Set([500, 502, 503, 504]);
 
 /**
- * must-revalidate (§5.2.2.2), proxy-revalidate (§5.2.2.8, for a shared cache), and s-maxage,
- * which implies proxy-revalidate (§5.2.2.10): once stale, never served without revalidation.
+ * §4.2.4: whether the response lets a stale copy of it be served at all. must-revalidate
+ * (§5.2.2.2), proxy-revalidate (§5.2.2.8, for a shared cache), s-maxage, which implies
+ * proxy-revalidate (§5.2.2.10), and no-cache forbid it: once stale, never served without
+ * revalidation. (Unqualified no-cache already means revalidating before every use; this keeps it
+ * from being served stale when that revalidation fails. `no-cache="X"` only keeps X out of the
+ * stored response, so it forbids nothing here.)
  */
-function strictlyFresh(directives: CacheDirectives): boolean {
-  return directives.mustRevalidate || directives.proxyRevalidate || directives.sMaxage !== undefined;
+function mayServeStale(directives: CacheDirectives): boolean {
+  return !(
+    directives.mustRevalidate ||
+    directives.proxyRevalidate ||
+    directives.sMaxage !== undefined ||
+    coversAll(directives.noCache)
+  );
 }

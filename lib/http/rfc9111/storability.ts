@@ -33,16 +33,19 @@ export interface StoreOptions {
 }
 
 export function decideStore(request: CacheRequest, response: CacheResponse, options: StoreOptions = {}): StoreDecision {
-  if (!CACHED_METHODS.has(request.method.toUpperCase())) return { store: false, reason: 'method' };
+  // RFC 9110 §9.1: methods are case-sensitive; `get` is some other method.
+  if (!CACHED_METHODS.has(request.method)) return { store: false, reason: 'method' };
+  // §5.2.1.5: must-understand overrides only the response's no-store, never the request's.
+  if (requestPolicy(request).noStore) return { store: false, reason: 'no-store' };
   const directives = parseCacheControl(response.headers);
   if (directives.mustUnderstand) {
-    // §5.2.2.3: a status this cache understands may be stored whatever no-store says.
+    // §5.2.2.3: a status this cache understands may be stored whatever the response's no-store says.
     if (!isUnderstood(response.status) || !isStorableStatus(response.status)) {
       return { store: false, reason: 'must-understand' };
     }
   } else {
     if (!isStorableStatus(response.status)) return { store: false, reason: 'status' };
-    if (directives.noStore || requestPolicy(request).noStore) return { store: false, reason: 'no-store' };
+    if (directives.noStore) return { store: false, reason: 'no-store' };
   }
   // §5.2.2.7: the qualified form only keeps the named fields out (storage-fields.ts).
   if (coversAll(directives.private)) return { store: false, reason: 'private' };

@@ -1,6 +1,6 @@
 // RFC 9111 §4.3.4 and §4.3.5: a 304 to a revalidation, or a 200 to a HEAD, refreshes the stored
 // response's header fields (§3.2) when its validators say it describes the same representation.
-import { firstFieldValue, type CacheResponse, type HeaderList } from './messages.js';
+import { firstFieldValue, hasField, type CacheResponse, type HeaderList } from './messages.js';
 import { fieldsNotStored } from './storage-fields.js';
 
 /**
@@ -11,9 +11,10 @@ const NEVER_UPDATED = new Set(['content-length', 'content-encoding', 'content-ra
 
 /**
  * Whether `update` (a 304 or a HEAD response) is about the representation `stored` holds
- * (§4.3.4): a strong ETag must equal the stored one; a weak one, or a Last-Modified, must match
- * the stored ETag (weakly) or Last-Modified. An update with no validator at all answers the
- * conditional request made from this very stored response (revalidation.ts), so it matches.
+ * (§4.3.4): a strong ETag must equal the stored one; a weak one must match the stored ETag
+ * weakly, or, when nothing is stored to compare it with, its Last-Modified the stored one. Two
+ * ETags that differ name two representations, whatever Last-Modified says. An update with no
+ * validator at all matches only a stored response that has none either.
  */
 export function describesStored(stored: CacheResponse, update: CacheResponse): boolean {
   const etag = firstFieldValue(update.headers, 'etag');
@@ -21,15 +22,17 @@ export function describesStored(stored: CacheResponse, update: CacheResponse): b
   const storedEtag = firstFieldValue(stored.headers, 'etag');
   const storedLastModified = firstFieldValue(stored.headers, 'last-modified');
   if (etag !== undefined && !etag.startsWith('W/')) return storedEtag === etag;
-  if (etag !== undefined && storedEtag !== undefined && opaque(etag) === opaque(storedEtag)) return true;
+  if (etag !== undefined && storedEtag !== undefined) return opaque(etag) === opaque(storedEtag);
   if (lastModified !== undefined) return storedLastModified === lastModified;
-  return etag === undefined;
+  return etag === undefined && storedEtag === undefined && storedLastModified === undefined;
 }
 
 /**
  * §3.2: the stored response with every field of `update` in place of the stored field of the same
  * name, except the fields never stored (§3.1) and Content-Length; its status and body stay, its
- * clock readings become the new exchange's (its age starts again from `update`).
+ * clock readings become the new exchange's (its age starts again from `update`). The stored
+ * `Date` and `Age` describe the old exchange, so they go with it: an update without `Date` gets
+ * the time it arrived (RFC 9110 §6.6.1), and one without `Age` leaves none.
  */
 export function freshenedWith(stored: CacheResponse, update: CacheResponse): CacheResponse {
   const notStored = fieldsNotStored(update.headers);
@@ -37,7 +40,8 @@ export function freshenedWith(stored: CacheResponse, update: CacheResponse): Cac
     const lower = name.toLowerCase();
     return !notStored.has(lower) && !NEVER_UPDATED.has(lower);
   });
-  const replaced = new Set(incoming.map(([name]) => name.toLowerCase()));
+  if (!hasField(incoming, 'date')) incoming.push(['Date', new Date(update.receivedAt).toUTCString()]);
+  const replaced = new Set([...incoming.map(([name]) => name.toLowerCase()), 'age']);
   const kept: HeaderList = stored.headers.filter(([name]) => !replaced.has(name.toLowerCase()));
   return {
     status: stored.status,
