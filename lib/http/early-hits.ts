@@ -1,0 +1,69 @@
+import type { Caches } from '../caches.js';
+import type { CacheObservability } from '../observability/cache-observability.js';
+import type { PageAdapter } from './adapters/page-adapter.interface.js';
+import { answerFromPage } from './page-answer.js';
+import { isCacheableRequest, urlHashOf, type PageRequest } from './page-keys.js';
+import type { PageRule } from './page-rule.js';
+import { PageStore } from './page-store.js';
+import { DJANGO_RULES } from './rules/django.rules.js';
+
+// Routes whose hits may be answered before Nest's router; a bound on memory, not a tuning knob.
+const EARLY_ROUTES_LIMIT = 10_000;
+
+interface EarlyRoute {
+  rule: PageRule;
+  urlHash: string;
+  /** What makes the page's cache calls, as the panel lists it. */
+  origin: string;
+}
+
+/**
+ * Fresh hits answered before Nest's pipeline, for the method and URL of routes that run nothing
+ * but the page cache (no guard, no other interceptor): skipping the pipeline changes nothing but
+ * the cost. Anything else (a miss, a stale page, a page not for this requester) goes down the
+ * pipeline as usual, where the interceptor decides.
+ */
+export class EarlyHits {
+  private readonly routes = new Map<string, EarlyRoute>();
+
+  constructor(
+    private readonly adapter: PageAdapter,
+    private readonly caches: Caches,
+    private readonly statusHeader: string,
+    private readonly observability: CacheObservability | null,
+  ) {}
+
+  /**
+   * Remembers that hits of this method and URL may be answered early, under this rule. By method
+   * too: a HEAD may have a handler of its own, which a GET's page must not skip.
+   */
+  learn(request: PageRequest, rule: PageRule, origin: string): void {
+    const route = `${request.method} ${request.address}`;
+    if (this.routes.has(route)) return;
+    if (this.routes.size >= EARLY_ROUTES_LIMIT) this.routes.delete(this.routes.keys().next().value!);
+    this.routes.set(route, { rule, urlHash: urlHashOf(request), origin });
+  }
+
+  /** Answers a fresh hit of a learned route; `false` leaves the request to the pipeline. */
+  async answer(request: unknown, response: unknown): Promise<boolean> {
+    if (this.routes.size === 0) return false;
+    const described = this.adapter.describe(request);
+    if (!isCacheableRequest(described)) return false;
+    const route = this.routes.get(`${described.method} ${described.address}`);
+    if (route === undefined) return false;
+    const started = performance.now();
+    const cache = this.caches.get(route.rule.cache);
+    // Its span says MISS when the pipeline takes the request on: its own page span gives the outcome.
+    const watch = this.observability?.watchPage(route.origin, cache, true);
+    const lookup = () => PageStore.lookup(cache, route.rule.keyPrefix, described, route.urlHash);
+    const { page } = await (watch === undefined ? lookup() : this.observability!.inPage(watch, lookup));
+    const rules = route.rule.rules ?? DJANGO_RULES;
+    if (page === undefined || rules.use(page, described, Date.now()) !== 'fresh') {
+      this.observability?.endPage(watch, 'MISS');
+      return false;
+    }
+    answerFromPage(this.adapter, response, page, described, performance.now() - started, 'HIT', this.statusHeader);
+    this.observability?.endPage(watch, 'HIT');
+    return true;
+  }
+}
