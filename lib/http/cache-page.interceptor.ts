@@ -14,7 +14,7 @@ import {
   VARY_ON_METADATA,
 } from '../cache.constants.js';
 import { answerFromPage, serverTiming, type CacheStatus } from './page-answer.js';
-import { PageCache } from './page-cache.js';
+import { PageCache, type PageRun } from './page-cache.js';
 import type { PageRule } from './page-rule.js';
 import { isCacheableRequest, type PageRequest } from './page-keys.js';
 import {
@@ -149,17 +149,18 @@ export class CachePageInterceptor implements NestInterceptor {
     request: object,
     response: object,
     described: PageRequest,
-    { variant, computed }: { variant: string; computed: (() => void) | undefined },
+    run: PageRun,
     started: number,
     watch: PageWatch | undefined,
   ): void {
+    const { computed } = run;
     if (computed !== undefined) adapter.onClose(response, computed);
     const lookupMs = performance.now() - started;
     adapter.capture(request, response, (captured) => {
       const observability = this.pageCache.observability;
       const { outcome, stored } = observability
-        ? observability.inPage(watch, () => this.pageCache.keep(cache, rule, described, variant, captured))
-        : this.pageCache.keep(cache, rule, described, variant, captured);
+        ? observability.inPage(watch, () => this.pageCache.keep(cache, rule, described, run, captured))
+        : this.pageCache.keep(cache, rule, described, run, captured);
       this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs, watch);
       if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
         captured.notModified();

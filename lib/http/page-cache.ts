@@ -21,7 +21,7 @@ import {
   type GlobalEnhancers,
   type NestHttpAdapter,
 } from './nest-internals.js';
-import { normalizeVary, type PageRequest } from './page-keys.js';
+import { normalizeVary, urlHashOf, type PageRequest } from './page-keys.js';
 import type { PageRule } from './page-rule.js';
 import { PageStore } from './page-store.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
@@ -32,13 +32,21 @@ import { toStoredPage, type CapturedResponse, type StoredPage } from './stored-p
 export type PageOutcome = { stored: StoredPage } | { refused: string };
 
 /**
- * What the page cache does with a request it may serve: answer it from a stored page, or let
- * the handler run and capture its response. `variant` names the page the request would get;
+ * A request the handler answers: `variant` names the page it would get, `urlVariant` its URL (for
+ * requests with the same credentials), both remembered when its response cannot be kept;
  * `computed` is set when other requests wait for this one's response, and must be called once it
  * is over (kept, refused or abandoned).
  */
-export type PageDecision =
-  { answer: StoredPage; status: 'HIT' | 'STALE' } | { run: { variant: string; computed: (() => void) | undefined } };
+export interface PageRun {
+  readonly variant: string;
+  readonly urlVariant: string;
+  /** Whether the request brought credentials (`Authorization`, `Cookie`). */
+  readonly credentialed: boolean;
+  readonly computed: (() => void) | undefined;
+}
+
+/** What the page cache does with a request it may serve: answer it from a stored page, or run the handler. */
+export type PageDecision = { answer: StoredPage; status: 'HIT' | 'STALE' } | { run: PageRun };
 
 /**
  * The page cache's state in one app: the platform adapter, the responses answered from the cache,
@@ -199,13 +207,24 @@ export class PageCache implements OnModuleInit {
    * could not (credentials the page does not vary on, a variant last found uncacheable) runs at once.
    */
   async decide(cache: Cache, rule: PageRule, request: PageRequest): Promise<PageDecision> {
+    const urlHash = urlHashOf(request);
+    const credentials = credentialsPart(request);
+    const urlVariant = `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, undefined, urlHash)}\n${credentials}`;
+    // Its last response with these credentials could not be kept: not even a lookup.
+    const credentialed = credentials !== '';
+    if (this.hitForMiss.has(urlVariant)) {
+      return { run: { variant: urlVariant, urlVariant, credentialed, computed: undefined } };
+    }
     const rules = rule.rules ?? DJANGO_RULES;
-    const found = await PageStore.lookup(cache, rule.keyPrefix, request);
+    const found = await PageStore.lookup(cache, rule.keyPrefix, request, urlHash);
     const use = found.page === undefined ? 'unusable' : rules.use(found.page, request, Date.now());
     if (use === 'fresh') return { answer: found.page!, status: 'HIT' };
-    const variant = this.variantOf(rule, request, found.varyOn);
+    const variant =
+      found.varyOn === undefined
+        ? urlVariant
+        : `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, found.varyOn, urlHash)}\n${credentials}`;
     if (!rules.mayWaitForOthers(request, found.varyOn) || this.hitForMiss.has(variant)) {
-      return { run: { variant, computed: undefined } };
+      return { run: { variant, urlVariant, credentialed, computed: undefined } };
     }
     const computing = this.computing.runningNow(variant);
     if (computing === undefined) {
@@ -213,16 +232,16 @@ export class PageCache implements OnModuleInit {
       let computed!: () => void;
       const over = new Promise<void>((resolve) => (computed = resolve));
       void this.computing.run(variant, () => over);
-      return { run: { variant, computed } };
+      return { run: { variant, urlVariant, credentialed, computed } };
     }
     // Another request is recomputing this page: the old one answers meanwhile.
     if (use === 'stale') return { answer: found.page!, status: 'STALE' };
     await computing;
-    const after = await PageStore.lookup(cache, rule.keyPrefix, request);
+    const after = await PageStore.lookup(cache, rule.keyPrefix, request, urlHash);
     if (after.page !== undefined && rules.use(after.page, request, Date.now()) === 'fresh') {
       return { answer: after.page, status: 'HIT' };
     }
-    return { run: { variant: this.variantOf(rule, request, after.varyOn), computed: undefined } };
+    return { run: { variant, urlVariant, credentialed, computed: undefined } };
   }
 
   /**
@@ -234,12 +253,12 @@ export class PageCache implements OnModuleInit {
     cache: Cache,
     rule: PageRule,
     request: PageRequest,
-    variant: string,
+    run: PageRun,
     response: CapturedResponse,
   ): { outcome: PageOutcome; stored: Promise<void> } {
     const rules = rule.rules ?? DJANGO_RULES;
     const refusal = rules.refusal(response, request);
-    if (refusal !== undefined) return this.refused(variant, refusal);
+    if (refusal !== undefined) return this.refused(run, refusal);
     const timeout = rules.keepSeconds(
       response,
       { page: rule.timeout, fallback: rule.fallbackTimeout },
@@ -247,28 +266,31 @@ export class PageCache implements OnModuleInit {
     );
     if (timeout !== null && timeout <= 0) {
       patchResponseHeaders(response, 0); // as Django: the response says it is not to be kept
-      return this.refused(variant, 'timeout 0');
+      return this.refused(run, 'timeout 0');
     }
     const page = toStoredPage(response, timeout);
     const varyOn = normalizeVary(varyHeaderNames(response));
-    this.hitForMiss.forget(variant);
-    this.hitForMiss.forget(this.variantOf(rule, request, varyOn));
+    this.hitForMiss.forget(run.variant);
+    this.hitForMiss.forget(run.urlVariant);
     const kept = timeout === null ? null : timeout + rule.staleWhileRevalidate;
     return { outcome: { stored: page }, stored: PageStore.keep(cache, rule.keyPrefix, request, page, varyOn, kept) };
   }
 
-  private refused(variant: string, refusal: string): { outcome: PageOutcome; stored: Promise<void> } {
-    this.hitForMiss.remember(variant);
+  /**
+   * Remembers the page as hit-for-miss; for requests with credentials, the whole URL (for the
+   * same credentials): what makes their responses uncacheable is most often what they bring, and
+   * anonymous requests, which it never covers, keep their pages.
+   */
+  private refused(run: PageRun, refusal: string): { outcome: PageOutcome; stored: Promise<void> } {
+    this.hitForMiss.remember(run.variant);
+    if (run.credentialed) this.hitForMiss.remember(run.urlVariant);
     return { outcome: { refused: refusal }, stored: Promise.resolve() };
   }
+}
 
-  /**
-   * The page this request would get, and what it brings that could make a response its own: a
-   * request with credentials is never counted with one without.
-   */
-  private variantOf(rule: PageRule, request: PageRequest, varyOn: readonly string[] | undefined): string {
-    const credentials =
-      (request.header('authorization') === undefined ? '' : 'a') + (request.header('cookie') === undefined ? '' : 'c');
-    return `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, varyOn)}\n${credentials}`;
-  }
+/** What a request brings that could make a response its own: a request with credentials is never counted with one without. */
+function credentialsPart(request: PageRequest): string {
+  return (
+    (request.header('authorization') === undefined ? '' : 'a') + (request.header('cookie') === undefined ? '' : 'c')
+  );
 }

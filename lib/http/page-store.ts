@@ -60,8 +60,12 @@ export const PageStore = {
    * One string for the page this request would get, as precise as the store knows it: the URL
    * until the URL's `Vary` is learned, then the values of the headers it names.
    */
-  variantOf(keyPrefix: string, request: PageRequest, varyOn: readonly string[] | undefined): string {
-    const urlHash = urlHashOf(request);
+  variantOf(
+    keyPrefix: string,
+    request: PageRequest,
+    varyOn: readonly string[] | undefined,
+    urlHash = urlHashOf(request),
+  ): string {
     return varyOn === undefined
       ? headerKeyOf(keyPrefix, urlHash)
       : pageKeyOf(keyPrefix, request.method, urlHash, request, varyOn);
