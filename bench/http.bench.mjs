@@ -376,7 +376,9 @@ async function load({ adapter, route, server }, seconds) {
   const cpuBefore = server.cpuSeconds();
   const headers = Object.entries(route.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]);
   const url = `http://127.0.0.1:${server.port}${route.path}`;
-  const wrk = spawn('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers, url]);
+  // A 10 s timeout, as autocannon's: on a loaded machine a slice may stall for more than wrk's 2 s.
+  const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '--latency', ...headers, url];
+  const wrk = spawn('wrk', args);
   let output = '';
   wrk.stdout.on('data', (chunk) => (output += chunk));
   const [code] = await once(wrk, 'exit');

@@ -123,7 +123,7 @@ export class CachePageInterceptor implements NestInterceptor {
     const decision = await pageCache.decide(cache, rule, described);
     if ('answer' in decision) {
       answerFromPage(
-        adapter,
+        (...sent) => adapter.send(...sent),
         response,
         decision.answer,
         described,

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Caches } from '../caches.js';
 import type { CacheObservability } from '../observability/cache-observability.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
@@ -6,6 +7,7 @@ import { isCacheableRequest, urlHashOf, type PageRequest } from './page-keys.js'
 import type { PageRule } from './page-rule.js';
 import { PageStore } from './page-store.js';
 import { DJANGO_RULES } from './rules/django.rules.js';
+import { describeAtServer, sendAtServer } from './server-hits.js';
 
 // Routes whose hits may be answered before Nest's router; a bound on memory, not a tuning knob.
 const EARLY_ROUTES_LIMIT = 10_000;
@@ -15,6 +17,21 @@ interface EarlyRoute {
   urlHash: string;
   /** What makes the page's cache calls, as the panel lists it. */
   origin: string;
+  /** The path as routed, without the query. */
+  path: string;
+  /** Whether hits may be answered at the server's `request` event, as of `checkedAt` registrations. */
+  atServer: boolean;
+  checkedAt: number;
+}
+
+/** What tells whether the framework would run anything for a route before the page cache. */
+export interface ServerLevel {
+  /** Nest's own parts of the platform do nothing on a request right now. */
+  idle(): boolean;
+  /** Changes whenever middleware or hooks are registered. */
+  registrations(): number;
+  /** Nothing of the app's runs before the page cache for this path. */
+  nothingRunsBefore(path: string): boolean;
 }
 
 /**
@@ -26,11 +43,13 @@ interface EarlyRoute {
 export class EarlyHits {
   private readonly routes = new Map<string, EarlyRoute>();
 
+  /** `server`, when hits may be answered at the server's `request` event where nothing else would run. */
   constructor(
     private readonly adapter: PageAdapter,
     private readonly caches: Caches,
     private readonly statusHeader: string,
     private readonly observability: CacheObservability | null,
+    private readonly server: ServerLevel | undefined,
   ) {}
 
   /**
@@ -41,16 +60,47 @@ export class EarlyHits {
     const route = `${request.method} ${request.address}`;
     if (this.routes.has(route)) return;
     if (this.routes.size >= EARLY_ROUTES_LIMIT) this.routes.delete(this.routes.keys().next().value!);
-    this.routes.set(route, { rule, urlHash: urlHashOf(request), origin });
+    const target = (JSON.parse(request.address) as unknown[])[3] as string;
+    const path = target.split('?')[0]!;
+    this.routes.set(route, { rule, urlHash: urlHashOf(request), origin, path, atServer: false, checkedAt: NaN });
   }
 
-  /** Answers a fresh hit of a learned route; `false` leaves the request to the pipeline. */
+  /** Answers a fresh hit of a learned route once routed; `false` leaves the request to the pipeline. */
   async answer(request: unknown, response: unknown): Promise<boolean> {
     if (this.routes.size === 0) return false;
     const described = this.adapter.describe(request);
     if (!isCacheableRequest(described)) return false;
     const route = this.routes.get(`${described.method} ${described.address}`);
     if (route === undefined) return false;
+    return this.answerFrom(route, described, response, (...sent) => this.adapter.send(...sent));
+  }
+
+  /**
+   * Answers a fresh hit at the server's `request` event, for a route where nothing but the page
+   * cache would run before the handler; `false` (at once) for every other request.
+   */
+  answerAtServer(request: IncomingMessage, response: ServerResponse): false | Promise<boolean> {
+    const server = this.server;
+    if (server === undefined || this.routes.size === 0) return false;
+    const described = describeAtServer(request);
+    if (described === undefined) return false;
+    const route = this.routes.get(`${described.method} ${described.address}`);
+    if (route === undefined || !server.idle()) return false;
+    const registrations = server.registrations();
+    if (route.checkedAt !== registrations) {
+      route.atServer = server.nothingRunsBefore(route.path);
+      route.checkedAt = registrations;
+    }
+    if (!route.atServer) return false;
+    return this.answerFrom(route, described, response, sendAtServer as PageAdapter['send']);
+  }
+
+  private async answerFrom(
+    route: EarlyRoute,
+    described: PageRequest,
+    response: unknown,
+    send: PageAdapter['send'],
+  ): Promise<boolean> {
     const started = performance.now();
     const cache = this.caches.get(route.rule.cache);
     // Its span says MISS when the pipeline takes the request on: its own page span gives the outcome.
@@ -62,7 +112,7 @@ export class EarlyHits {
       this.observability?.endPage(watch, 'MISS');
       return false;
     }
-    answerFromPage(this.adapter, response, page, described, performance.now() - started, 'HIT', this.statusHeader);
+    answerFromPage(send, response, page, described, performance.now() - started, 'HIT', this.statusHeader);
     this.observability?.endPage(watch, 'HIT');
     return true;
   }

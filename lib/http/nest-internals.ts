@@ -40,6 +40,11 @@ const CONFIG_METHODS = [
   'getGlobalFilters',
 ] as const;
 
+// The hooks Nest's adapters run on every request when they are set (`setOnRequestHook()`,
+// `enableCors()`, `useSecurityHeaders()`...): with any of them set, Nest's own parts of the
+// platform do something on a hit.
+const ADAPTER_HOOKS = ['onRequestHook', 'onResponseHook', 'corsHook', 'securityHook'] as const;
+
 /** A controller of the app, with its methods by name. */
 export interface ControllerEntry {
   metatype: object;
@@ -115,6 +120,32 @@ export class NestInternals {
         yield { metatype, name: wrapper.name, methods };
       }
     }
+  }
+
+  /**
+   * Whether Nest's own parts of the platform (its middleware on Express, its hooks on Fastify) do
+   * nothing on a request now: none of the adapter's per-request hooks is set, and it is not
+   * shutting down (when it may answer 503).
+   */
+  adapterIdle(): boolean {
+    const adapter = this.http as unknown as Record<string, unknown>;
+    return adapter.isShuttingDown !== true && ADAPTER_HOOKS.every((hook) => !adapter[hook]);
+  }
+
+  /**
+   * The platform instance (Express app, Fastify instance) of a new adapter of the app's kind,
+   * started and closed: what it holds is what Nest's adapter adds by itself, to tell from what
+   * the app added.
+   */
+  async freshPlatform(): Promise<unknown> {
+    const Adapter = this.http.constructor as new () => NestHttpAdapter;
+    const instance = new Adapter().getInstance() as { ready?(): Promise<unknown>; close?(): Promise<unknown> };
+    // Fastify adds hooks once its plugins have loaded; closed at once, it keeps them.
+    if (typeof instance.ready === 'function') {
+      await instance.ready();
+      await instance.close?.();
+    }
+    return instance;
   }
 
   /**

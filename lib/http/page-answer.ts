@@ -17,7 +17,7 @@ const NOT_MODIFIED_HEADERS = new Set([
 
 /** Writes a stored page as it is (a 304 when the client holds it already), saying what the cache did. */
 export function answerFromPage(
-  adapter: PageAdapter,
+  send: PageAdapter['send'],
   response: unknown,
   page: StoredPage,
   request: PageRequest,
@@ -33,11 +33,11 @@ export function answerFromPage(
   const lastModified = page.headers.find(([name]) => name === 'last-modified')?.[1];
   if (isNotModified(request, page.etag, lastModified)) {
     const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
-    adapter.send(response, 304, [...kept, ...extra], undefined);
+    send(response, 304, [...kept, ...extra], undefined);
   } else {
     extra.push(['content-length', String(page.contentLength)]);
     // The platform drops the body of a HEAD response itself.
-    adapter.send(response, page.status, [...page.headers, ...extra], page.body);
+    send(response, page.status, [...page.headers, ...extra], page.body);
   }
 }
 

@@ -13,7 +13,7 @@ import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { recordWireMethods } from './adapters/wire-method.js';
 import { CACHE_HTTP_OPTIONS, CACHE_OBSERVABILITY } from '../cache.constants.js';
 import type { CacheObservability } from '../observability/cache-observability.js';
-import { EarlyHits } from './early-hits.js';
+import { EarlyHits, type ServerLevel } from './early-hits.js';
 import { HitForMiss } from './hit-for-miss.js';
 import {
   FASTIFY_ROUTE_CONSTRAINTS_METADATA,
@@ -24,6 +24,7 @@ import {
 import { normalizeVary, urlHashOf, type PageRequest } from './page-keys.js';
 import type { PageRule } from './page-rule.js';
 import { PageStore } from './page-store.js';
+import { answerAtServer } from './server-hits.js';
 import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
 import { DJANGO_RULES } from './rules/django.rules.js';
 import { toStoredPage, type CapturedResponse, type StoredPage } from './stored-page.js';
@@ -85,7 +86,7 @@ export class PageCache implements OnModuleInit {
   }
 
   /** Picks the platform, and makes Nest skip its reply to a response the cache already wrote. */
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     const http = this.adapterHost?.httpAdapter as unknown as NestHttpAdapter | null | undefined;
     if (!http) return; // an application context (null) or a testing module (undefined): no HTTP
     this.internals = new NestInternals(this.moduleRef, this.modulesContainer, http);
@@ -96,13 +97,39 @@ export class PageCache implements OnModuleInit {
         : new ExpressPageAdapter(http.getInstance() as ExpressApp);
     this.sharedUrls = this.sharedUrlsOf(this.internals);
     if (this.sharedUrls === undefined) {
-      const early = (this.early = new EarlyHits(this.platform, this.caches, this.statusHeader, this.observability));
+      const server = await this.serverLevel(this.internals, this.platform);
+      const early = new EarlyHits(this.platform, this.caches, this.statusHeader, this.observability, server);
+      this.early = early;
       this.platform.answerBeforeRouting((request, response) => early.answer(request, response));
+      if (server !== undefined)
+        answerAtServer(http.getHttpServer(), (request, response) => early.answerAtServer(request, response));
     } else {
       new Logger('CacheModule').debug(`Page cache hits go through Nest's pipeline: ${this.sharedUrls}.`);
       this.scopeControllers(this.internals);
     }
     this.answered = this.internals.skipReplyToAnswered();
+  }
+
+  /**
+   * How to tell the routes whose hits may be answered at the server's `request` event, unless
+   * `serverHits: false` says not to, or the cache panel is on (it collects a request's calls
+   * through the framework).
+   */
+  private async serverLevel(internals: NestInternals, platform: PageAdapter): Promise<ServerLevel | undefined> {
+    if (this.options.serverHits === false || this.observability?.panel !== undefined) return undefined;
+    let fresh: unknown;
+    try {
+      fresh = await internals.freshPlatform();
+    } catch (error) {
+      // An adapter that cannot be made again (a subclass that needs arguments): no hit is answered there.
+      new Logger('CacheModule').debug(`Page cache hits are not answered at the server: ${String(error)}.`);
+      return undefined;
+    }
+    return {
+      idle: () => internals.adapterIdle(),
+      registrations: () => platform.registrations(),
+      nothingRunsBefore: (path) => platform.whatRunsBefore(path, fresh) === undefined,
+    };
   }
 
   /**
