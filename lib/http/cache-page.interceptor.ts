@@ -121,6 +121,7 @@ export class CachePageInterceptor implements NestInterceptor {
       return run();
     }
     const decision = await pageCache.decide(cache, rule, described);
+    const early = plan.answersBeforeRouting ? plan.origin : undefined;
     if ('answer' in decision) {
       answerFromPage(
         (...sent) => adapter.send(...sent),
@@ -134,10 +135,10 @@ export class CachePageInterceptor implements NestInterceptor {
       pageCache.observability?.endPage(watch, decision.status);
       if (decision.status === 'STALE') cache.recordStaleServe(described.url, 'page');
       pageCache.markAnswered(response);
+      pageCache.answeredFromPage(described, rule, early);
       return of(undefined);
     }
-    this.capture(adapter, cache, rule, request, response, described, decision.run, started, watch);
-    if (plan.answersBeforeRouting) pageCache.learnEarlyRoute(described, rule, plan.origin);
+    this.capture(adapter, cache, rule, request, response, described, decision.run, started, watch, early);
     return run();
   }
 
@@ -152,6 +153,8 @@ export class CachePageInterceptor implements NestInterceptor {
     run: PageRun,
     started: number,
     watch: PageWatch | undefined,
+    /** The route's origin when its hits may be answered early. */
+    early: string | undefined,
   ): void {
     const { computed } = run;
     if (computed !== undefined) adapter.onClose(response, computed);
@@ -161,7 +164,9 @@ export class CachePageInterceptor implements NestInterceptor {
       const { outcome, stored } = observability
         ? observability.inPage(watch, () => this.pageCache.keep(cache, rule, described, run, captured))
         : this.pageCache.keep(cache, rule, described, run, captured);
-      this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs, watch);
+      const kept = 'stored' in outcome;
+      this.mark(captured, kept ? 'MISS' : 'BYPASS', lookupMs, watch);
+      this.pageCache.responseSeen(described, rule, early, kept);
       if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
         captured.notModified();
       }

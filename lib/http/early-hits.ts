@@ -22,6 +22,11 @@ interface EarlyRoute {
   /** Whether hits may be answered at the server's `request` event, as of `checkedAt` registrations. */
   atServer: boolean;
   checkedAt: number;
+  /**
+   * Whether a page of the route answered a request with credentials (`Authorization`, cookies):
+   * until one did, such requests go to the pipeline at once, rather than be looked up in vain.
+   */
+  credentialed: boolean;
 }
 
 /** What tells whether the framework would run anything for a route before the page cache. */
@@ -62,7 +67,26 @@ export class EarlyHits {
     if (this.routes.size >= EARLY_ROUTES_LIMIT) this.routes.delete(this.routes.keys().next().value!);
     const target = (JSON.parse(request.address) as unknown[])[3] as string;
     const path = target.split('?')[0]!;
-    this.routes.set(route, { rule, urlHash: urlHashOf(request), origin, path, atServer: false, checkedAt: NaN });
+    this.routes.set(route, {
+      rule,
+      urlHash: urlHashOf(request),
+      origin,
+      path,
+      atServer: false,
+      checkedAt: NaN,
+      credentialed: false,
+    });
+  }
+
+  /** The route's last response was not kept: its requests go to the pipeline until one is. */
+  forget(request: PageRequest): void {
+    if (this.routes.size > 0) this.routes.delete(`${request.method} ${request.address}`);
+  }
+
+  /** A page of the route answered a request with credentials: such requests are looked up early too. */
+  answeredWithCredentials(request: PageRequest): void {
+    const route = this.routes.get(`${request.method} ${request.address}`);
+    if (route !== undefined) route.credentialed = true;
   }
 
   /** Answers a fresh hit of a learned route once routed; `false` leaves the request to the pipeline. */
@@ -70,7 +94,7 @@ export class EarlyHits {
     if (this.routes.size === 0) return false;
     const described = this.adapter.describe(request);
     if (!isCacheableRequest(described)) return false;
-    const route = this.routes.get(`${described.method} ${described.address}`);
+    const route = this.routeFor(described);
     if (route === undefined) return false;
     return this.answerFrom(route, described, response, (...sent) => this.adapter.send(...sent));
   }
@@ -84,7 +108,7 @@ export class EarlyHits {
     if (server === undefined || this.routes.size === 0) return false;
     const described = describeAtServer(request);
     if (described === undefined) return false;
-    const route = this.routes.get(`${described.method} ${described.address}`);
+    const route = this.routeFor(described);
     if (route === undefined || !server.idle()) return false;
     const registrations = server.registrations();
     if (route.checkedAt !== registrations) {
@@ -93,6 +117,13 @@ export class EarlyHits {
     }
     if (!route.atServer) return false;
     return this.answerFrom(route, described, response, sendAtServer as PageAdapter['send']);
+  }
+
+  private routeFor(request: PageRequest): EarlyRoute | undefined {
+    const route = this.routes.get(`${request.method} ${request.address}`);
+    if (route === undefined || route.credentialed) return route;
+    const credentialed = request.header('authorization') !== undefined || request.header('cookie') !== undefined;
+    return credentialed ? undefined : route;
   }
 
   private async answerFrom(

@@ -207,9 +207,27 @@ export class PageCache implements OnModuleInit {
     this.answered.add(response);
   }
 
-  /** Lets later hits of this request's route be answered before Nest's pipeline. */
-  learnEarlyRoute(request: PageRequest, rule: PageRule, origin: string): void {
+  /**
+   * A page answered this request in the pipeline: its route's hits may be answered early from
+   * now on (`origin` when the route may be at all), with credentials too if it had some.
+   */
+  answeredFromPage(request: PageRequest, rule: PageRule, origin: string | undefined): void {
+    if (origin === undefined) return;
     this.early?.learn(request, rule, origin);
+    if (hasCredentials(request)) this.early?.answeredWithCredentials(request);
+  }
+
+  /**
+   * The handler's response to this request was kept or not: kept, later hits may be answered
+   * early; not kept, and the request brought no credentials (which only make it someone's
+   * own), its route's requests are not looked up early until a page answers one again.
+   */
+  responseSeen(request: PageRequest, rule: PageRule, origin: string | undefined, kept: boolean): void {
+    if (kept) {
+      if (origin !== undefined) this.early?.learn(request, rule, origin);
+    } else if (!hasCredentials(request)) {
+      this.early?.forget(request);
+    }
   }
 
   /**
@@ -313,6 +331,10 @@ export class PageCache implements OnModuleInit {
     if (run.credentialed) this.hitForMiss.remember(run.urlVariant);
     return { outcome: { refused: refusal }, stored: Promise.resolve() };
   }
+}
+
+function hasCredentials(request: PageRequest): boolean {
+  return request.header('authorization') !== undefined || request.header('cookie') !== undefined;
 }
 
 /** What a request brings that could make a response its own: a request with credentials is never counted with one without. */

@@ -138,6 +138,18 @@ describe.each(ADAPTERS)('hits answered at the server, before the framework, on %
     expect(seen.framework).toBe(before);
   });
 
+  it('keeps answering anonymous hits there after a request with a cookie the page does not vary on', async () => {
+    let url: string;
+    ({ app, url } = await startApp(adapter, BareModule, countFramework));
+    await frameworkRunsFor(url, '/bare?q=cookie');
+    const before = seen.framework;
+    const withCookie = await request(url).get('/bare?q=cookie').set('Cookie', 'session=1').expect(200);
+    expect(withCookie.headers['x-cache']).toBe('BYPASS');
+    expect(seen.framework).toBe(before + 1);
+    expect((await request(url).get('/bare?q=cookie')).headers['x-cache']).toBe('HIT');
+    expect(seen.framework).toBe(before + 1);
+  });
+
   it('sends requests carrying forwarding headers to the framework, which knows whether it trusts them', async () => {
     let url: string;
     ({ app, url } = await startApp(adapter, BareModule, countFramework));

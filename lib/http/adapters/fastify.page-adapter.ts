@@ -60,8 +60,12 @@ const LIFECYCLE_HOOKS = [
 
 /** Fastify's and @fastify/middie's state, under the symbols they keep it behind (by description). */
 function symbolState<T>(target: object, description: string): T | undefined {
-  const symbol = Object.getOwnPropertySymbols(target).find((candidate) => candidate.description === description);
+  const symbol = symbolOf(target, description);
   return symbol === undefined ? undefined : ((target as Record<symbol, T>)[symbol] as T);
+}
+
+function symbolOf(target: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(target).find((candidate) => candidate.description === description);
 }
 
 type Hooks = Partial<Record<(typeof LIFECYCLE_HOOKS)[number], Array<(...args: unknown[]) => unknown>>>;
@@ -78,6 +82,8 @@ export class FastifyPageAdapter implements PageAdapter {
   private readonly finishers = new WeakMap<FastifyRequest, (payload: unknown) => unknown>();
   /** The page cache's own hooks. */
   private readonly ownHooks = new Set<unknown>();
+  /** The symbols Fastify and @fastify/middie keep their state behind, by description, once found. */
+  private readonly symbols = new Map<string, symbol>();
 
   constructor(private readonly instance: FastifyInstance) {
     const onSend: OnSend = (request, reply, payload, done) => {
@@ -171,13 +177,13 @@ export class FastifyPageAdapter implements PageAdapter {
    * act per request (a URL rewrite, request logging) run too.
    */
   whatRunsBefore(_path: string, fresh: unknown): string | undefined {
-    const options = symbolState<Record<string, unknown>>(this.instance, 'fastify.options') ?? {};
+    const options = this.state<Record<string, unknown>>('fastify.options') ?? {};
     if (options.rewriteUrl !== undefined) return "Fastify's rewriteUrl";
     // Request logging: Fastify logs through a no-op logger unless given one (a new instance's is that one).
     const logs = (instance: object) => String((instance as { log?: { info?: unknown } }).log?.info);
     if (logs(this.instance) !== logs(fresh as object)) return "Fastify's request logging";
-    if (symbolState<boolean>(this.instance, 'fastify-middie-has-middlewares') === true) return 'middleware';
-    const hooks = symbolState<Hooks>(this.instance, 'fastify.hooks');
+    if (this.state<boolean>('fastify-middie-has-middlewares') === true) return 'middleware';
+    const hooks = this.state<Hooks>('fastify.hooks');
     const nests = symbolState<Hooks>(fresh as object, 'fastify.hooks');
     if (hooks === undefined || nests === undefined) return "Fastify's hooks (not readable)";
     for (const name of LIFECYCLE_HOOKS) {
@@ -191,9 +197,20 @@ export class FastifyPageAdapter implements PageAdapter {
   }
 
   registrations(): number {
-    const hooks = symbolState<Hooks>(this.instance, 'fastify.hooks') ?? {};
-    const middleware = symbolState<unknown[]>(this.instance, 'fastify-middie-middlewares')?.length ?? 0;
+    const hooks = this.state<Hooks>('fastify.hooks') ?? {};
+    const middleware = this.state<unknown[]>('fastify-middie-middlewares')?.length ?? 0;
     return LIFECYCLE_HOOKS.reduce((sum, name) => sum + (hooks[name]?.length ?? 0), middleware);
+  }
+
+  /** Asked on every request answered at the server: the symbol is looked for once. */
+  private state<T>(description: string): T | undefined {
+    let symbol = this.symbols.get(description);
+    if (symbol === undefined) {
+      symbol = symbolOf(this.instance, description);
+      if (symbol === undefined) return undefined;
+      this.symbols.set(description, symbol);
+    }
+    return (this.instance as unknown as Record<symbol, T>)[symbol];
   }
 }
 
