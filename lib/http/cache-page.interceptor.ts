@@ -68,13 +68,13 @@ export class CachePageInterceptor implements NestInterceptor {
     return undefined;
   }
 
-  private async handle(
+  private handle(
     plan: RoutePlan,
     adapter: PageAdapter,
     request: object,
     response: object,
     next: CallHandler,
-  ): Promise<Observable<unknown>> {
+  ): Observable<unknown> | Promise<Observable<unknown>> {
     const headers = adapter.headersOf(response);
     const run = () =>
       plan.neverCache || plan.cacheControl || plan.vary.length > 0
@@ -82,27 +82,9 @@ export class CachePageInterceptor implements NestInterceptor {
         : next.handle();
     const rule = plan.page;
     if (rule === undefined) return run();
-    const observability = this.pageCache.observability;
-    const watch = observability?.watchPage(plan.origin, this.pageCache.caches.get(rule.cache));
-    if (watch === undefined) return this.lookUp(plan, rule, adapter, request, response, run, undefined);
-    const handled = await observability!.inPage(watch, () =>
-      this.lookUp(plan, rule, adapter, request, response, run, watch),
-    );
-    // The handler of a page being computed runs under the page's span.
-    return new Observable((subscriber) => observability!.underPage(watch, () => handled.subscribe(subscriber)));
-  }
-
-  private async lookUp(
-    plan: RoutePlan,
-    planned: PageRule,
-    adapter: PageAdapter,
-    request: object,
-    response: object,
-    run: () => Observable<unknown>,
-    watch: PageWatch | undefined,
-  ): Promise<Observable<unknown>> {
     const pageCache = this.pageCache;
-    const headers = adapter.headersOf(response);
+    const observability = pageCache.observability;
+    const watch = observability?.watchPage(plan.origin, pageCache.caches.get(rule.cache));
     const started = performance.now();
     const described = adapter.describe(request);
     if (
@@ -114,13 +96,41 @@ export class CachePageInterceptor implements NestInterceptor {
       this.mark(headers, 'BYPASS', performance.now() - started, watch);
       return run();
     }
+    // Hit-for-miss decides without a lookup, so without a turn of the event loop either.
+    const atOnce = rule.dependsOn === undefined ? pageCache.decideAtOnce(rule, described) : undefined;
+    if (atOnce !== undefined) {
+      const cache = pageCache.caches.get(rule.cache);
+      this.runWithout(adapter, cache, rule, request, response, described, atOnce, started, watch, plan);
+      return run();
+    }
+    const lookUp = () => this.lookUp(plan, rule, adapter, request, response, run, watch, described, started);
+    if (watch === undefined) return lookUp();
+    return observability!.inPage(watch, lookUp).then(
+      // The handler of a page being computed runs under the page's span.
+      (handled) => new Observable((subscriber) => observability!.underPage(watch, () => handled.subscribe(subscriber))),
+    );
+  }
+
+  private async lookUp(
+    plan: RoutePlan,
+    planned: PageRule,
+    adapter: PageAdapter,
+    request: object,
+    response: object,
+    run: () => Observable<unknown>,
+    watch: PageWatch | undefined,
+    described: PageRequest,
+    started: number,
+  ): Promise<Observable<unknown>> {
+    const pageCache = this.pageCache;
+    const headers = adapter.headersOf(response);
     const cache = pageCache.caches.get(planned.cache);
     const rule = await pageCache.versioned(cache, planned, request);
     if (rule === undefined) {
       this.mark(headers, 'BYPASS', performance.now() - started, watch);
       return run();
     }
-    const decision = await pageCache.decide(cache, rule, described);
+    const decision = await pageCache.decide(cache, rule, described, rule.dependsOn === undefined);
     const early = plan.answersBeforeRouting ? plan.origin : undefined;
     if ('answer' in decision) {
       answerFromPage(
@@ -138,8 +148,33 @@ export class CachePageInterceptor implements NestInterceptor {
       pageCache.answeredFromPage(described, rule, early);
       return of(undefined);
     }
-    this.capture(adapter, cache, rule, request, response, described, decision.run, started, watch, early);
+    this.runWithout(adapter, cache, rule, request, response, described, decision.run, started, watch, plan);
     return run();
+  }
+
+  /**
+   * For a request the handler answers: captures its response, unless it is of a hit-for-miss URL
+   * whose response another request's probe is looking at (then it just says BYPASS).
+   */
+  private runWithout(
+    adapter: PageAdapter,
+    cache: Cache,
+    rule: PageRule,
+    request: object,
+    response: object,
+    described: PageRequest,
+    run: PageRun,
+    started: number,
+    watch: PageWatch | undefined,
+    plan: RoutePlan,
+  ): void {
+    if (run.probe === 'skip') {
+      this.mark(adapter.headersOf(response), 'BYPASS', performance.now() - started, watch);
+      return;
+    }
+    if (run.probe === 'probe') adapter.onClose(response, () => this.pageCache.probed(run));
+    const early = plan.answersBeforeRouting ? plan.origin : undefined;
+    this.capture(adapter, cache, rule, request, response, described, run, started, watch, early);
   }
 
   /** Stores the response the handler is about to send, if the rules allow; marks it MISS or BYPASS. */

@@ -43,6 +43,8 @@ export interface PageRun {
   readonly urlVariant: string;
   /** Whether the request brought credentials (`Authorization`, `Cookie`). */
   readonly credentialed: boolean;
+  /** Of a hit-for-miss URL: whether this response is looked at (`probed` must then be called), or let go. */
+  readonly probe?: 'probe' | 'skip';
   readonly computed: (() => void) | undefined;
 }
 
@@ -251,15 +253,30 @@ export class PageCache implements OnModuleInit {
    * for the computation under way, or is answered from the stale page meanwhile; a request that
    * could not (credentials the page does not vary on, a variant last found uncacheable) runs at once.
    */
-  async decide(cache: Cache, rule: PageRule, request: PageRequest): Promise<PageDecision> {
-    const urlHash = urlHashOf(request);
+  /**
+   * The decision made without a lookup, if there is one: the URL's last response to requests
+   * with these credentials could not be kept (hit-for-miss), so the handler runs at once.
+   */
+  decideAtOnce(rule: PageRule, request: PageRequest, urlHash = urlHashOf(request)): PageRun | undefined {
     const credentials = credentialsPart(request);
     const urlVariant = `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, undefined, urlHash)}\n${credentials}`;
-    // Its last response with these credentials could not be kept: not even a lookup.
+    const probe = this.hitForMiss.probe(urlVariant);
+    if (probe === undefined) return undefined;
+    return { variant: urlVariant, urlVariant, credentialed: credentials !== '', computed: undefined, probe };
+  }
+
+  /** A probe of a hit-for-miss URL is over. */
+  probed(run: PageRun): void {
+    this.hitForMiss.probed(run.urlVariant);
+  }
+
+  async decide(cache: Cache, rule: PageRule, request: PageRequest, checked = false): Promise<PageDecision> {
+    const urlHash = urlHashOf(request);
+    const atOnce = checked ? undefined : this.decideAtOnce(rule, request, urlHash);
+    if (atOnce !== undefined) return { run: atOnce };
+    const credentials = credentialsPart(request);
+    const urlVariant = `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, undefined, urlHash)}\n${credentials}`;
     const credentialed = credentials !== '';
-    if (this.hitForMiss.has(urlVariant)) {
-      return { run: { variant: urlVariant, urlVariant, credentialed, computed: undefined } };
-    }
     const rules = rule.rules ?? DJANGO_RULES;
     const found = await PageStore.lookup(cache, rule.keyPrefix, request, urlHash);
     const use = found.page === undefined ? 'unusable' : rules.use(found.page, request, Date.now());

@@ -38,4 +38,15 @@ describe('HitForMiss', () => {
     remembered.remember('c');
     expect([remembered.has('a'), remembered.has('b'), remembered.has('c')]).toEqual([true, false, true]);
   });
+
+  it('lets one probe out at a time, and a new one once it is over or the variant is remembered again', () => {
+    const remembered = new HitForMiss();
+    expect(remembered.probe('a')).toBeUndefined();
+    remembered.remember('a');
+    expect([remembered.probe('a'), remembered.probe('a')]).toEqual(['probe', 'skip']);
+    remembered.probed('a');
+    expect(remembered.probe('a')).toBe('probe');
+    remembered.remember('a');
+    expect(remembered.probe('a')).toBe('probe');
+  });
 });
