@@ -1,8 +1,11 @@
 // The server side of `npm run bench -- http`: one small Nest app, started by bench/http.bench.mjs
 // as `taskset -c 0 node bench/http-app.mjs <express|fastify> <routes|site>` with an IPC channel.
 //   routes: /constant, /page (uncached), /page-interceptor (@nestjs/cache-manager) and
-//           /page-cached (@CachePage), all in one app, as an app mixing them would be.
+//           /page-cached (@CachePage), all in one app, as an app mixing them would be; and
+//           /private and /private-cached, the same 5 ms page answering Cache-Control: private,
+//           without and with @CachePage (traffic the page cache must leave alone).
 //   site:   /page only, served through the per-site cache (CacheModule.forRoot(..., { site })).
+//   routes-mw, site-mw: the same apps with one global middleware (app.use) that does nothing.
 //   raw:    no Nest: node:http writing the serialized object, the most any adapter could do with
 //           the same bytes (and a check that the load generator is not what limits the rows).
 // It sends { ready, port, features } once listening and answers { counts } with how many times
@@ -12,7 +15,7 @@ import 'reflect-metadata';
 import { createServer } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CacheInterceptor, CacheModule as NestCacheModule, CacheTTL } from '@nestjs/cache-manager';
-import { Controller, Get, Module, UseInterceptors } from '@nestjs/common';
+import { Controller, Get, Module, Res, UseInterceptors } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import * as caches from '../dist/index.js';
 
@@ -36,7 +39,7 @@ const DOCUMENT = Object.freeze({
   related: Array.from({ length: 20 }, (_, r) => (42 + r * 7) % 1000),
 });
 
-const counts = { constant: 0, page: 0, pageInterceptor: 0, pageCached: 0 };
+const counts = { constant: 0, page: 0, pageInterceptor: 0, pageCached: 0, private: 0, privateCached: 0 };
 
 /** The 5 ms a real page would spend on queries and rendering, off the CPU. */
 async function renderPage(counter) {
@@ -66,6 +69,14 @@ function routesModule() {
     pageCached() {
       return renderPage('pageCached');
     }
+    private(reply) {
+      reply.header('cache-control', 'private');
+      return renderPage('private');
+    }
+    privateCached(reply) {
+      reply.header('cache-control', 'private');
+      return renderPage('privateCached');
+    }
   }
   decorate(RoutesController, 'constant', Get('constant'));
   decorate(RoutesController, 'page', Get('page'));
@@ -77,7 +88,19 @@ function routesModule() {
     UseInterceptors(CacheInterceptor),
     CacheTTL(TIMEOUT_SECONDS * 1000),
   );
-  if (caches.CachePage) decorate(RoutesController, 'pageCached', Get('page-cached'), caches.CachePage(TIMEOUT_SECONDS));
+  // Both adapters' replies have header(name, value).
+  const reply = Res({ passthrough: true });
+  decorate(RoutesController, 'private', Get('private'), (target, key) => reply(target, key, 0));
+  if (caches.CachePage) {
+    decorate(RoutesController, 'pageCached', Get('page-cached'), caches.CachePage(TIMEOUT_SECONDS));
+    decorate(
+      RoutesController,
+      'privateCached',
+      Get('private-cached'),
+      caches.CachePage(TIMEOUT_SECONDS),
+      (target, key) => reply(target, key, 0),
+    );
+  }
   Controller()(RoutesController);
 
   class RoutesModule {}
@@ -122,7 +145,14 @@ function rawApp() {
 
 async function createApp() {
   if (mode === 'raw') return rawApp();
-  const module = mode === 'site' ? siteModule() : routesModule();
+  const module = mode.startsWith('site') ? siteModule() : routesModule();
+  const app = await createNestApp(module);
+  // What an app with, say, a request logger pays: one global middleware that does nothing.
+  if (mode.endsWith('-mw')) app.use((_request, _response, next) => next());
+  return app;
+}
+
+async function createNestApp(module) {
   if (adapterName === 'fastify') {
     const { FastifyAdapter } = await import('@nestjs/platform-fastify');
     return NestFactory.create(module, new FastifyAdapter(), { logger: false });

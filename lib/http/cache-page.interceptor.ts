@@ -5,6 +5,7 @@ import { Observable, of, tap } from 'rxjs';
 import type { Cache } from '../core/cache.js';
 import type { PageWatch } from '../observability/cache-observability.js';
 import type { PageAdapter } from './adapters/page-adapter.interface.js';
+import type { GlobalEnhancers } from './nest-internals.js';
 import { hostIsAllowed } from './allowed-hosts.js';
 import {
   CACHE_CONTROL_METADATA,
@@ -12,7 +13,9 @@ import {
   NEVER_CACHE_METADATA,
   VARY_ON_METADATA,
 } from '../cache.constants.js';
-import { PageCache, serverTiming, type CacheStatus, type PageRule } from './page-cache.js';
+import { answerFromPage, serverTiming, type CacheStatus } from './page-answer.js';
+import { PageCache, type PageRun } from './page-cache.js';
+import type { PageRule } from './page-rule.js';
 import { isCacheableRequest, type PageRequest } from './page-keys.js';
 import {
   addNeverCacheHeaders,
@@ -21,7 +24,7 @@ import {
   type CacheControlDirectives,
   type HeaderAccess,
 } from './response-headers.js';
-import { isNotModified, isStale, mayServe, type RequestCredentials } from './stored-page.js';
+import { isNotModified } from './stored-page.js';
 
 /** What the cache decorators on a route (and its controller) ask for, read once per route. */
 interface RoutePlan {
@@ -65,13 +68,13 @@ export class CachePageInterceptor implements NestInterceptor {
     return undefined;
   }
 
-  private async handle(
+  private handle(
     plan: RoutePlan,
     adapter: PageAdapter,
     request: object,
     response: object,
     next: CallHandler,
-  ): Promise<Observable<unknown>> {
+  ): Observable<unknown> | Promise<Observable<unknown>> {
     const headers = adapter.headersOf(response);
     const run = () =>
       plan.neverCache || plan.cacheControl || plan.vary.length > 0
@@ -79,14 +82,33 @@ export class CachePageInterceptor implements NestInterceptor {
         : next.handle();
     const rule = plan.page;
     if (rule === undefined) return run();
-    const observability = this.pageCache.observability;
-    const watch = observability?.watchPage(plan.origin, this.pageCache.caches.get(rule.cache));
-    if (watch === undefined) return this.lookUp(plan, rule, adapter, request, response, run, undefined);
-    const handled = await observability!.inPage(watch, () =>
-      this.lookUp(plan, rule, adapter, request, response, run, watch),
+    const pageCache = this.pageCache;
+    const observability = pageCache.observability;
+    const watch = observability?.watchPage(plan.origin, pageCache.caches.get(rule.cache));
+    const started = performance.now();
+    const described = adapter.describe(request);
+    if (
+      !isCacheableRequest(described) ||
+      !hostIsAllowed(described.host, pageCache.options.allowedHosts) ||
+      // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
+      (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
+    ) {
+      this.mark(headers, 'BYPASS', performance.now() - started, watch);
+      return run();
+    }
+    // Hit-for-miss decides without a lookup, so without a turn of the event loop either.
+    const atOnce = rule.dependsOn === undefined ? pageCache.decideAtOnce(rule, described) : undefined;
+    if (atOnce !== undefined) {
+      const cache = pageCache.caches.get(rule.cache);
+      this.runWithout(adapter, cache, rule, request, response, described, atOnce, started, watch, plan);
+      return run();
+    }
+    const lookUp = () => this.lookUp(plan, rule, adapter, request, response, run, watch, described, started);
+    if (watch === undefined) return lookUp();
+    return observability!.inPage(watch, lookUp).then(
+      // The handler of a page being computed runs under the page's span.
+      (handled) => new Observable((subscriber) => observability!.underPage(watch, () => handled.subscribe(subscriber))),
     );
-    // The handler of a page being computed runs under the page's span.
-    return new Observable((subscriber) => observability!.underPage(watch, () => handled.subscribe(subscriber)));
   }
 
   private async lookUp(
@@ -97,64 +119,62 @@ export class CachePageInterceptor implements NestInterceptor {
     response: object,
     run: () => Observable<unknown>,
     watch: PageWatch | undefined,
+    described: PageRequest,
+    started: number,
   ): Promise<Observable<unknown>> {
-    let rule = planned;
+    const pageCache = this.pageCache;
     const headers = adapter.headersOf(response);
-    const started = performance.now();
-    const described = adapter.describe(request);
-    if (
-      !isCacheableRequest(described) ||
-      !hostIsAllowed(described.host, this.pageCache.options.allowedHosts) ||
-      // Behind a trusted proxy the Host header is in the key too: it must be a host as well.
-      (described.header('host') !== described.host && !hostIsAllowed(described.header('host'), undefined))
-    ) {
+    const cache = pageCache.caches.get(planned.cache);
+    const rule = await pageCache.versioned(cache, planned, request);
+    if (rule === undefined) {
       this.mark(headers, 'BYPASS', performance.now() - started, watch);
       return run();
     }
-    const cache = this.pageCache.caches.get(rule.cache);
-    const versioned = await this.pageCache.versioned(cache, rule, request);
-    if (versioned === undefined) {
-      this.mark(headers, 'BYPASS', performance.now() - started, watch);
-      return run();
-    }
-    rule = versioned;
-    const credentials: RequestCredentials = {
-      authorization: described.header('authorization') !== undefined,
-      cookie: described.header('cookie') !== undefined,
-    };
-    let page = await this.pageCache.lookup(cache, rule, described);
-    if (page !== undefined && !mayServe(page, credentials)) page = undefined;
-    let flight: string | undefined;
-    if (page === undefined || isStale(page)) {
-      flight = `${rule.cache}\n${rule.keyPrefix}\n${described.method}\n${described.address}`;
-      const computing = this.pageCache.computingNow(flight);
-      if (computing !== undefined && page !== undefined) {
-        // Another request is recomputing this page: the old one answers meanwhile.
-        this.pageCache.answer(adapter, response, page, described, started, 'STALE');
-        this.pageCache.observability?.endPage(watch, 'STALE');
-        cache.recordStaleServe(described.url, 'page');
-        this.pageCache.markAnswered(response);
-        return of(undefined);
-      }
-      if (computing !== undefined) {
-        // Another request is computing this page: wait for it rather than run the handler again.
-        await computing;
-        page = await this.pageCache.lookup(cache, rule, described);
-        if (page !== undefined && !mayServe(page, credentials)) page = undefined;
-        flight = undefined;
-      } else {
-        page = undefined; // stale, and no one recomputes it yet: this request does
-      }
-    }
-    if (page !== undefined) {
-      this.pageCache.answer(adapter, response, page, described, started, 'HIT');
-      this.pageCache.observability?.endPage(watch, 'HIT');
-      this.pageCache.markAnswered(response);
+    const decision = await pageCache.decide(cache, rule, described, rule.dependsOn === undefined);
+    const early = plan.answersBeforeRouting ? plan.origin : undefined;
+    if ('answer' in decision) {
+      answerFromPage(
+        (...sent) => adapter.send(...sent),
+        response,
+        decision.answer,
+        described,
+        performance.now() - started,
+        decision.status,
+        pageCache.statusHeader,
+      );
+      pageCache.observability?.endPage(watch, decision.status);
+      if (decision.status === 'STALE') cache.recordStaleServe(described.url, 'page');
+      pageCache.markAnswered(response);
+      pageCache.answeredFromPage(described, rule, early);
       return of(undefined);
     }
-    this.capture(adapter, cache, rule, request, response, described, credentials, started, flight, watch);
-    if (plan.answersBeforeRouting) this.pageCache.learnRoute(described, rule, plan.origin);
+    this.runWithout(adapter, cache, rule, request, response, described, decision.run, started, watch, plan);
     return run();
+  }
+
+  /**
+   * For a request the handler answers: captures its response, unless it is of a hit-for-miss URL
+   * whose response another request's probe is looking at (then it just says BYPASS).
+   */
+  private runWithout(
+    adapter: PageAdapter,
+    cache: Cache,
+    rule: PageRule,
+    request: object,
+    response: object,
+    described: PageRequest,
+    run: PageRun,
+    started: number,
+    watch: PageWatch | undefined,
+    plan: RoutePlan,
+  ): void {
+    if (run.probe === 'skip') {
+      this.mark(adapter.headersOf(response), 'BYPASS', performance.now() - started, watch);
+      return;
+    }
+    if (run.probe === 'probe') adapter.onClose(response, () => this.pageCache.probed(run));
+    const early = plan.answersBeforeRouting ? plan.origin : undefined;
+    this.capture(adapter, cache, rule, request, response, described, run, started, watch, early);
   }
 
   /** Stores the response the handler is about to send, if the rules allow; marks it MISS or BYPASS. */
@@ -165,27 +185,27 @@ export class CachePageInterceptor implements NestInterceptor {
     request: object,
     response: object,
     described: PageRequest,
-    credentials: RequestCredentials,
+    run: PageRun,
     started: number,
-    flight: string | undefined,
     watch: PageWatch | undefined,
+    /** The route's origin when its hits may be answered early. */
+    early: string | undefined,
   ): void {
-    let settle!: () => void;
-    const over = new Promise<void>((resolve) => (settle = resolve));
-    if (flight !== undefined) this.pageCache.startComputing(flight, over);
-    adapter.onClose(response, settle);
+    const { computed } = run;
+    if (computed !== undefined) adapter.onClose(response, computed);
     const lookupMs = performance.now() - started;
     adapter.capture(request, response, (captured) => {
-      const { outcome, stored } = this.pageCache.observability
-        ? this.pageCache.observability.inPage(watch, () =>
-            this.pageCache.keep(cache, rule, described, credentials, captured),
-          )
-        : this.pageCache.keep(cache, rule, described, credentials, captured);
-      this.mark(captured, 'stored' in outcome ? 'MISS' : 'BYPASS', lookupMs, watch);
+      const observability = this.pageCache.observability;
+      const { outcome, stored } = observability
+        ? observability.inPage(watch, () => this.pageCache.keep(cache, rule, described, run, captured))
+        : this.pageCache.keep(cache, rule, described, run, captured);
+      const kept = 'stored' in outcome;
+      this.mark(captured, kept ? 'MISS' : 'BYPASS', lookupMs, watch);
+      this.pageCache.responseSeen(described, rule, early, kept);
       if (captured.status === 200 && isNotModified(described, captured.get('etag'), captured.get('last-modified'))) {
         captured.notModified();
       }
-      void stored.then(settle);
+      if (computed !== undefined) void stored.then(computed);
     });
   }
 
@@ -246,10 +266,7 @@ export class CachePageInterceptor implements NestInterceptor {
  * app's included: then a hit answered before Nest's router skips nothing that would have run.
  * `undefined` global settings (not readable) count as "something else runs".
  */
-function onlyPageCacheRunsOn(
-  targets: object[],
-  global: { guards: unknown[]; interceptors: unknown[] } | undefined,
-): boolean {
+function onlyPageCacheRunsOn(targets: object[], global: GlobalEnhancers | undefined): boolean {
   if (global === undefined || global.guards.length > 0) return false;
   if (!global.interceptors.every((interceptor) => interceptor instanceof CachePageInterceptor)) return false;
   return targets.every((target) => {

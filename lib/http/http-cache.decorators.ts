@@ -9,7 +9,7 @@ import {
   NEVER_CACHE_METADATA,
   VARY_ON_METADATA,
 } from '../cache.constants.js';
-import type { PageRule } from './page-cache.js';
+import type { PageRule } from './page-rule.js';
 import type { CacheControlDirectives } from './response-headers.js';
 
 /** How `@CachePage` keeps a route's responses. */

@@ -1,12 +1,10 @@
 import { hash } from 'node:crypto';
-import { Inject, Injectable, Logger, VersioningType, type OnModuleInit, type VersioningOptions } from '@nestjs/common';
+import { Inject, Injectable, Logger, VersioningType, type OnModuleInit } from '@nestjs/common';
 import { HOST_METADATA, PATH_METADATA, VERSION_METADATA } from '@nestjs/common/constants.js';
 import { HttpAdapterHost, ModuleRef, ModulesContainer } from '@nestjs/core';
 import { Caches } from '../caches.js';
 import { Flights } from '../core/flights.js';
 import type { Cache } from '../core/cache.js';
-import type { TimeoutSeconds } from '../core/timeouts.js';
-import type { Dependency } from '../invalidation/dependencies.js';
 import { versionedKeyPart } from '../invalidation/generations.js';
 import type { CacheModuleOptions } from '../interfaces/cache-options.interface.js';
 import { ExpressPageAdapter, type ExpressApp } from './adapters/express.page-adapter.js';
@@ -15,88 +13,66 @@ import type { PageAdapter } from './adapters/page-adapter.interface.js';
 import { recordWireMethods } from './adapters/wire-method.js';
 import { CACHE_HTTP_OPTIONS, CACHE_OBSERVABILITY } from '../cache.constants.js';
 import type { CacheObservability } from '../observability/cache-observability.js';
-import { headerKeyOf, isCacheableRequest, normalizeVary, pageKeyOf, urlHashOf, type PageRequest } from './page-keys.js';
-import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
+import { EarlyHits, type ServerLevel } from './early-hits.js';
+import { HitForMiss } from './hit-for-miss.js';
 import {
-  isStale,
-  isNotModified,
-  mayServe,
-  refusalOf,
-  storeTimeoutOf,
-  toStoredPage,
-  type CapturedResponse,
-  type RequestCredentials,
-  type StoredPage,
-} from './stored-page.js';
-
-const REPLYING_METHODS = ['reply', 'render'] as const;
-// Routes whose hits may be answered before Nest's router; a bound on memory, not a tuning knob.
-const EARLY_ROUTES_LIMIT = 10_000;
-// `@RouteConstraints()` of @nestjs/platform-fastify (FASTIFY_ROUTE_CONSTRAINTS_METADATA), an optional install.
-const FASTIFY_ROUTE_CONSTRAINTS_METADATA = '__fastify_route_constraints__';
-
-export type CacheStatus = 'HIT' | 'STALE' | 'MISS' | 'BYPASS';
-
-// What a 304 repeats of the stored response (RFC 9110 §15.4.5, as Django's ConditionalGetMiddleware).
-const NOT_MODIFIED_HEADERS = new Set([
-  'cache-control',
-  'content-location',
-  'date',
-  'etag',
-  'expires',
-  'last-modified',
-  'vary',
-]);
-const PATCHED = Symbol('nestjs-caches:answers-from-cache');
-
-type HttpAdapterLike = Record<(typeof REPLYING_METHODS)[number], (response: unknown, ...rest: unknown[]) => unknown> & {
-  getType(): string;
-  getInstance(): unknown;
-  getHttpServer(): unknown;
-  [PATCHED]?: WeakSet<object>;
-};
-
-/** Where and how long a route's pages are kept: `@CachePage`'s settings, or the per-site cache's. */
-export interface PageRule {
-  /** Seconds, winning over the response's `max-age` (`@CachePage`'s, Django's `page_timeout`). */
-  timeout: number | undefined;
-  /** Seconds, when there is no `timeout` and the response has no `max-age` (`site.timeout`); else the alias default. */
-  fallbackTimeout?: number;
-  cache: string;
-  keyPrefix: string;
-  /** Seconds a page is kept past its timeout, to answer `STALE` while one request recomputes it. */
-  staleWhileRevalidate: number;
-  /** `@CachePage`'s `dependsOn`: the generations read per request go into `keyPrefix`. */
-  dependsOn?: readonly Dependency[];
-}
+  FASTIFY_ROUTE_CONSTRAINTS_METADATA,
+  NestInternals,
+  type GlobalEnhancers,
+  type NestHttpAdapter,
+} from './nest-internals.js';
+import { normalizeVary, urlHashOf, type PageRequest } from './page-keys.js';
+import type { PageRule } from './page-rule.js';
+import { PageStore } from './page-store.js';
+import { answerAtServer } from './server-hits.js';
+import { patchResponseHeaders, varyHeaderNames } from './response-headers.js';
+import { DJANGO_RULES } from './rules/django.rules.js';
+import { toStoredPage, type CapturedResponse, type StoredPage } from './stored-page.js';
 
 /** The outcome of a response the page cache saw leave: kept, or why not. */
 export type PageOutcome = { stored: StoredPage } | { refused: string };
 
 /**
+ * A request the handler answers: `variant` names the page it would get, `urlVariant` its URL (for
+ * requests with the same credentials), both remembered when its response cannot be kept;
+ * `computed` is set when other requests wait for this one's response, and must be called once it
+ * is over (kept, refused or abandoned).
+ */
+export interface PageRun {
+  readonly variant: string;
+  readonly urlVariant: string;
+  /** Whether the request brought credentials (`Authorization`, `Cookie`). */
+  readonly credentialed: boolean;
+  /** Of a hit-for-miss URL: whether this response is looked at (`probed` must then be called), or let go. */
+  readonly probe?: 'probe' | 'skip';
+  readonly computed: (() => void) | undefined;
+}
+
+/** What the page cache does with a request it may serve: answer it from a stored page, or run the handler. */
+export type PageDecision = { answer: StoredPage; status: 'HIT' | 'STALE' } | { run: PageRun };
+
+/**
  * The page cache's state in one app: the platform adapter, the responses answered from the cache,
- * and the misses being computed (so that concurrent misses of a URL wait for one handler run).
+ * the misses being computed (so that concurrent misses of a page wait for one handler run) and
+ * the variants that cannot be kept (whose requests wait for no one).
  */
 @Injectable()
 export class PageCache implements OnModuleInit {
   readonly statusHeader: string;
   private platform: PageAdapter | undefined;
+  private internals: NestInternals | undefined;
+  private early: EarlyHits | undefined;
   /** Requests one of the page cache interceptors on their route has taken on. */
   private readonly claimed = new WeakSet<object>();
   /** Responses written from the cache, which Nest must then not write again. */
   private answered = new WeakSet<object>();
-  /**
-   * Method and URL of routes that run nothing but the page cache, with their rule: their hits
-   * skip the pipeline.
-   */
-  private readonly earlyRoutes = new Map<string, { rule: PageRule; urlHash: string; origin: string }>();
   /** Why Nest may route one method and URL to several handlers here, if it may; see `sharedUrlsOf`. */
   private sharedUrls: string | undefined;
   /** Each controller's part of its pages' keys, once handlers may share URLs: names and routing, made unique. */
   private readonly controllerScopes = new Map<object, string>();
-  /** Misses being computed, by URL and method; each entry goes when its response is over. */
-  /** Misses being computed now, by page: later requests wait for them rather than run the handler. */
+  /** Misses being computed now, by page variant: later requests wait for them rather than run the handler. */
   private readonly computing = new Flights();
+  private readonly hitForMiss = new HitForMiss();
 
   constructor(
     readonly caches: Caches,
@@ -112,64 +88,50 @@ export class PageCache implements OnModuleInit {
   }
 
   /** Picks the platform, and makes Nest skip its reply to a response the cache already wrote. */
-  onModuleInit(): void {
-    const http = this.adapterHost?.httpAdapter as unknown as HttpAdapterLike | null | undefined;
+  async onModuleInit(): Promise<void> {
+    const http = this.adapterHost?.httpAdapter as unknown as NestHttpAdapter | null | undefined;
     if (!http) return; // an application context (null) or a testing module (undefined): no HTTP
+    this.internals = new NestInternals(this.moduleRef, this.modulesContainer, http);
     recordWireMethods(http.getHttpServer());
     this.platform =
       http.getType() === 'fastify'
         ? new FastifyPageAdapter(http.getInstance() as FastifyInstance)
         : new ExpressPageAdapter(http.getInstance() as ExpressApp);
-    this.sharedUrls = this.sharedUrlsOf();
+    this.sharedUrls = this.sharedUrlsOf(this.internals);
     if (this.sharedUrls === undefined) {
-      this.platform.answerBeforeRouting((request, response) => this.answerEarly(request, response));
+      const server = await this.serverLevel(this.internals, this.platform);
+      const early = new EarlyHits(this.platform, this.caches, this.statusHeader, this.observability, server);
+      this.early = early;
+      this.platform.answerBeforeRouting((request, response) => early.answer(request, response));
+      if (server !== undefined)
+        answerAtServer(http.getHttpServer(), (request, response) => early.answerAtServer(request, response));
     } else {
       new Logger('CacheModule').debug(`Page cache hits go through Nest's pipeline: ${this.sharedUrls}.`);
-      for (const { metatype, name } of this.controllers()) {
-        if (this.controllerScopes.has(metatype)) continue; // one controller in several modules
-        // Its name and what it routes by, so that instances sharing a store agree whatever the
-        // order their modules load in; a numbered suffix only for controllers alike in all that.
-        const routing = [PATH_METADATA, HOST_METADATA, VERSION_METADATA].map((key) =>
-          JSON.stringify(Reflect.getMetadata(key, metatype) ?? null),
-        );
-        const base = `${name}~${hash('md5', routing.join(','), 'hex').slice(0, 12)}`;
-        let scope = base;
-        for (let n = 2; [...this.controllerScopes.values()].includes(scope); n++) scope = `${base}~${n}`;
-        this.controllerScopes.set(metatype, scope);
-      }
+      this.scopeControllers(this.internals);
     }
-    if (http[PATCHED] !== undefined) {
-      this.answered = http[PATCHED];
-      return;
-    }
-    const answered = this.answered;
-    for (const method of REPLYING_METHODS) {
-      const original = http[method].bind(http);
-      http[method] = (response, ...rest) =>
-        answered.has(response as object) ? undefined : original(response, ...rest);
-    }
-    http[PATCHED] = answered;
+    this.answered = this.internals.skipReplyToAnswered();
   }
 
-  /** Every controller of the app, with its methods by name. */
-  private *controllers(): Generator<{ metatype: object; name: string; methods: Map<string, unknown> }> {
-    for (const module of this.modulesContainer.values()) {
-      for (const wrapper of module.controllers.values()) {
-        const metatype = wrapper.metatype as { prototype?: object } | null;
-        if (!metatype) continue;
-        const methods = new Map<string, unknown>();
-        for (
-          let level = metatype.prototype;
-          level && level !== Object.prototype;
-          level = Object.getPrototypeOf(level)
-        ) {
-          for (const method of Object.getOwnPropertyNames(level)) {
-            if (!methods.has(method)) methods.set(method, Object.getOwnPropertyDescriptor(level, method)?.value);
-          }
-        }
-        yield { metatype, name: wrapper.name, methods };
-      }
+  /**
+   * How to tell the routes whose hits may be answered at the server's `request` event, unless
+   * `serverHits: false` says not to, or the cache panel is on (it collects a request's calls
+   * through the framework).
+   */
+  private async serverLevel(internals: NestInternals, platform: PageAdapter): Promise<ServerLevel | undefined> {
+    if (this.options.serverHits === false || this.observability?.panel !== undefined) return undefined;
+    let fresh: unknown;
+    try {
+      fresh = await internals.freshPlatform();
+    } catch (error) {
+      // An adapter that cannot be made again (a subclass that needs arguments): no hit is answered there.
+      new Logger('CacheModule').debug(`Page cache hits are not answered at the server: ${String(error)}.`);
+      return undefined;
     }
+    return {
+      idle: () => internals.adapterIdle(),
+      registrations: () => platform.registrations(),
+      nothingRunsBefore: (path) => platform.whatRunsBefore(path, fresh) === undefined,
+    };
   }
 
   /**
@@ -180,13 +142,10 @@ export class PageCache implements OnModuleInit {
    * route constraints. App-wide, since the handler that answers may be another than the one that
    * was learned. Then no hit is answered before routing, and each controller keeps its own pages.
    */
-  private sharedUrlsOf(): string | undefined {
-    const config = (this.moduleRef as unknown as { container?: { applicationConfig?: AppConfig } }).container
-      ?.applicationConfig;
-    if (typeof config?.getVersioning !== 'function') return 'versioning options not readable';
-    const versioning = config.getVersioning();
+  private sharedUrlsOf(internals: NestInternals): string | undefined {
+    const versioning = internals.versioning();
     if (versioning !== undefined && versioning.type !== VersioningType.URI) return 'versioning not by URI';
-    for (const { metatype, name, methods } of this.controllers()) {
+    for (const { metatype, name, methods } of internals.controllers()) {
       if (Reflect.getMetadata(HOST_METADATA, metatype) !== undefined) return `${name} is bound to a host`;
       for (const target of [metatype, ...methods.values()]) {
         if (typeof target === 'function' && Reflect.getMetadata(FASTIFY_ROUTE_CONSTRAINTS_METADATA, target)) {
@@ -195,6 +154,24 @@ export class PageCache implements OnModuleInit {
       }
     }
     return undefined;
+  }
+
+  /**
+   * Gives each controller its part of its pages' keys: its name and what it routes by, so that
+   * instances sharing a store agree whatever the order their modules load in; a numbered suffix
+   * only for controllers alike in all that.
+   */
+  private scopeControllers(internals: NestInternals): void {
+    for (const { metatype, name } of internals.controllers()) {
+      if (this.controllerScopes.has(metatype)) continue; // one controller in several modules
+      const routing = [PATH_METADATA, HOST_METADATA, VERSION_METADATA].map((key) =>
+        JSON.stringify(Reflect.getMetadata(key, metatype) ?? null),
+      );
+      const base = `${name}~${hash('md5', routing.join(','), 'hex').slice(0, 12)}`;
+      let scope = base;
+      for (let n = 2; [...this.controllerScopes.values()].includes(scope); n++) scope = `${base}~${n}`;
+      this.controllerScopes.set(metatype, scope);
+    }
   }
 
   /**
@@ -216,6 +193,11 @@ export class PageCache implements OnModuleInit {
     return this.platform;
   }
 
+  /** The app's global enhancers; `undefined` before the app has an HTTP adapter. */
+  globalEnhancers(): GlobalEnhancers | undefined {
+    return this.internals?.globalEnhancers();
+  }
+
   /** True for the first interceptor to ask about a request: it alone handles it. */
   claim(request: object): boolean {
     if (this.claimed.has(request)) return false;
@@ -228,88 +210,25 @@ export class PageCache implements OnModuleInit {
   }
 
   /**
-   * The app's global guards and interceptors (`app.useGlobal…()` and `APP_GUARD`/`APP_INTERCEPTOR`),
-   * read from Nest's container; `undefined` if this Nest version keeps them elsewhere.
+   * A page answered this request in the pipeline: its route's hits may be answered early from
+   * now on (`origin` when the route may be at all), with credentials too if it had some.
    */
-  globalEnhancers(): { guards: unknown[]; interceptors: unknown[] } | undefined {
-    const config = (this.moduleRef as unknown as { container?: { applicationConfig?: GlobalEnhancers } }).container
-      ?.applicationConfig;
-    if (typeof config?.getGlobalGuards !== 'function' || typeof config.getGlobalInterceptors !== 'function') {
-      return undefined;
-    }
-    return {
-      guards: [...config.getGlobalGuards(), ...(config.getGlobalRequestGuards?.() ?? [])],
-      interceptors: [
-        ...config.getGlobalInterceptors(),
-        ...(config.getGlobalRequestInterceptors?.() ?? []).map((wrapper) => wrapper.instance),
-      ],
-    };
+  answeredFromPage(request: PageRequest, rule: PageRule, origin: string | undefined): void {
+    if (origin === undefined) return;
+    this.early?.learn(request, rule, origin);
+    if (hasCredentials(request)) this.early?.answeredWithCredentials(request);
   }
 
   /**
-   * Remembers that hits of this method and URL may be answered before routing, under this rule.
-   * By method too: a HEAD may have a handler of its own, which a GET's page must not skip.
+   * The handler's response to this request was kept or not: kept, later hits may be answered
+   * early; not kept, and the request brought no credentials (which only make it someone's
+   * own), its route's requests are not looked up early until a page answers one again.
    */
-  learnRoute(request: PageRequest, rule: PageRule, origin: string): void {
-    const route = `${request.method} ${request.address}`;
-    if (this.earlyRoutes.has(route)) return;
-    if (this.earlyRoutes.size >= EARLY_ROUTES_LIMIT) this.earlyRoutes.delete(this.earlyRoutes.keys().next().value!);
-    this.earlyRoutes.set(route, { rule, urlHash: urlHashOf(request), origin });
-  }
-
-  /**
-   * Answers a fresh hit of a learned URL before Nest's router: the route runs nothing else (no
-   * guard, no other interceptor), so skipping the pipeline changes nothing but the cost. Anything
-   * else (a miss, a stale page, a page not for this requester) goes down the pipeline as usual.
-   */
-  private async answerEarly(request: unknown, response: unknown): Promise<boolean> {
-    const adapter = this.platform!;
-    const described = adapter.describe(request);
-    if (!isCacheableRequest(described)) return false;
-    const route = this.earlyRoutes.get(`${described.method} ${described.address}`);
-    if (route === undefined) return false;
-    const started = performance.now();
-    const cache = this.caches.get(route.rule.cache);
-    // Its span says MISS when the pipeline takes the request on: its own page span gives the outcome.
-    const watch = this.observability?.watchPage(route.origin, cache, true);
-    const page = await (watch === undefined
-      ? this.lookup(cache, route.rule, described, route.urlHash)
-      : this.observability!.inPage(watch, () => this.lookup(cache, route.rule, described, route.urlHash)));
-    const credentials = {
-      authorization: described.header('authorization') !== undefined,
-      cookie: described.header('cookie') !== undefined,
-    };
-    if (page === undefined || isStale(page) || !mayServe(page, credentials)) {
-      this.observability?.endPage(watch, 'MISS');
-      return false;
-    }
-    this.answer(adapter, response as object, page, described, started, 'HIT');
-    this.observability?.endPage(watch, 'HIT');
-    return true;
-  }
-
-  /** Writes a stored page: a 304 when the client holds it already. */
-  answer(
-    adapter: PageAdapter,
-    response: object,
-    page: StoredPage,
-    request: PageRequest,
-    started: number,
-    status: 'HIT' | 'STALE',
-  ): void {
-    const extra: Array<[string, string]> = [
-      [this.statusHeader, status],
-      ['age', String(Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000)))],
-      ['server-timing', serverTiming(status, performance.now() - started)],
-    ];
-    const lastModified = page.headers.find(([name]) => name === 'last-modified')?.[1];
-    if (isNotModified(request, page.etag, lastModified)) {
-      const kept = page.headers.filter(([name]) => NOT_MODIFIED_HEADERS.has(name));
-      adapter.send(response, 304, [...kept, ...extra], undefined);
-    } else {
-      extra.push(['content-length', String(page.contentLength)]);
-      // The platform drops the body of a HEAD response itself.
-      adapter.send(response, page.status, [...page.headers, ...extra], page.body);
+  responseSeen(request: PageRequest, rule: PageRule, origin: string | undefined, kept: boolean): void {
+    if (kept) {
+      if (origin !== undefined) this.early?.learn(request, rule, origin);
+    } else if (!hasCredentials(request)) {
+      this.early?.forget(request);
     }
   }
 
@@ -324,105 +243,120 @@ export class PageCache implements OnModuleInit {
       const part = await versionedKeyPart(cache, rule.dependsOn, request, kept);
       return { ...rule, keyPrefix: `${rule.keyPrefix}.${part}` };
     } catch {
-      return undefined; // see quietGet
+      return undefined; // the store fails: as a lookup that fails, a miss
     }
   }
 
   /**
-   * The stored page for this request, if any (Django's `FetchFromCacheMiddleware`): the URL's
-   * learned `Vary` names the headers of the key; a HEAD may be answered by a stored GET.
+   * The one decision on a request the page cache may serve (Django's `FetchFromCacheMiddleware`,
+   * with misses coalesced): a fresh page answers; a request that could use another's result waits
+   * for the computation under way, or is answered from the stale page meanwhile; a request that
+   * could not (credentials the page does not vary on, a variant last found uncacheable) runs at once.
    */
-  async lookup(
-    cache: Cache,
-    rule: PageRule,
-    request: PageRequest,
-    urlHash = urlHashOf(request),
-  ): Promise<StoredPage | undefined> {
-    const varyOn = await quietGet<string[]>(cache, headerKeyOf(rule.keyPrefix, urlHash));
-    if (varyOn === undefined) return undefined;
-    const methods = request.method === 'HEAD' ? ['GET', 'HEAD'] : [request.method];
-    for (const method of methods) {
-      const page = await quietGet<StoredPage>(cache, pageKeyOf(rule.keyPrefix, method, urlHash, request, varyOn));
-      if (page !== undefined) return page;
+  /**
+   * The decision made without a lookup, if there is one: the URL's last response to requests
+   * with these credentials could not be kept (hit-for-miss), so the handler runs at once.
+   */
+  decideAtOnce(rule: PageRule, request: PageRequest, urlHash = urlHashOf(request)): PageRun | undefined {
+    const credentials = credentialsPart(request);
+    const urlVariant = `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, undefined, urlHash)}\n${credentials}`;
+    const probe = this.hitForMiss.probe(urlVariant);
+    if (probe === undefined) return undefined;
+    return { variant: urlVariant, urlVariant, credentialed: credentials !== '', computed: undefined, probe };
+  }
+
+  /** A probe of a hit-for-miss URL is over. */
+  probed(run: PageRun): void {
+    this.hitForMiss.probed(run.urlVariant);
+  }
+
+  async decide(cache: Cache, rule: PageRule, request: PageRequest, checked = false): Promise<PageDecision> {
+    const urlHash = urlHashOf(request);
+    const atOnce = checked ? undefined : this.decideAtOnce(rule, request, urlHash);
+    if (atOnce !== undefined) return { run: atOnce };
+    const credentials = credentialsPart(request);
+    const urlVariant = `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, undefined, urlHash)}\n${credentials}`;
+    const credentialed = credentials !== '';
+    const rules = rule.rules ?? DJANGO_RULES;
+    const found = await PageStore.lookup(cache, rule.keyPrefix, request, urlHash);
+    const use = found.page === undefined ? 'unusable' : rules.use(found.page, request, Date.now());
+    if (use === 'fresh') return { answer: found.page!, status: 'HIT' };
+    const variant =
+      found.varyOn === undefined
+        ? urlVariant
+        : `${rule.cache}\n${PageStore.variantOf(rule.keyPrefix, request, found.varyOn, urlHash)}\n${credentials}`;
+    if (!rules.mayWaitForOthers(request, found.varyOn) || this.hitForMiss.has(variant)) {
+      return { run: { variant, urlVariant, credentialed, computed: undefined } };
     }
-    return undefined;
+    const computing = this.computing.runningNow(variant);
+    if (computing === undefined) {
+      // This request computes the page; later ones wait for it (registered now, before any await).
+      let computed!: () => void;
+      const over = new Promise<void>((resolve) => (computed = resolve));
+      void this.computing.run(variant, () => over);
+      return { run: { variant, urlVariant, credentialed, computed } };
+    }
+    // Another request is recomputing this page: the old one answers meanwhile.
+    if (use === 'stale') return { answer: found.page!, status: 'STALE' };
+    await computing;
+    const after = await PageStore.lookup(cache, rule.keyPrefix, request, urlHash);
+    if (after.page !== undefined && rules.use(after.page, request, Date.now()) === 'fresh') {
+      return { answer: after.page, status: 'HIT' };
+    }
+    return { run: { variant, urlVariant, credentialed, computed: undefined } };
   }
 
   /**
    * Decides whether a response leaving the app is kept and, if so, adds its cache headers and
-   * stores it (Django's `UpdateCacheMiddleware`); resolves once it is stored.
+   * stores it (Django's `UpdateCacheMiddleware`); resolves once it is stored. A response that
+   * is not kept makes its variant hit-for-miss; one that is kept clears it.
    */
   keep(
     cache: Cache,
     rule: PageRule,
     request: PageRequest,
-    credentials: RequestCredentials,
+    run: PageRun,
     response: CapturedResponse,
   ): { outcome: PageOutcome; stored: Promise<void> } {
-    const refusal = refusalOf(response, credentials);
-    if (refusal !== undefined) return { outcome: { refused: refusal }, stored: Promise.resolve() };
-    const timeout: TimeoutSeconds = storeTimeoutOf(
+    const rules = rule.rules ?? DJANGO_RULES;
+    const refusal = rules.refusal(response, request);
+    if (refusal !== undefined) return this.refused(run, refusal);
+    const timeout = rules.keepSeconds(
       response,
       { page: rule.timeout, fallback: rule.fallbackTimeout },
       cache.defaultTimeout,
     );
     if (timeout !== null && timeout <= 0) {
       patchResponseHeaders(response, 0); // as Django: the response says it is not to be kept
-      return { outcome: { refused: 'timeout 0' }, stored: Promise.resolve() };
+      return this.refused(run, 'timeout 0');
     }
     const page = toStoredPage(response, timeout);
     const varyOn = normalizeVary(varyHeaderNames(response));
-    const urlHash = urlHashOf(request);
+    this.hitForMiss.forget(run.variant);
+    this.hitForMiss.forget(run.urlVariant);
     const kept = timeout === null ? null : timeout + rule.staleWhileRevalidate;
-    const stored = Promise.all([
-      quietSet(cache, headerKeyOf(rule.keyPrefix, urlHash), varyOn, kept),
-      quietSet(cache, pageKeyOf(rule.keyPrefix, request.method, urlHash, request, varyOn), page, kept),
-    ]).then(() => undefined);
-    return { outcome: { stored: page }, stored };
+    return { outcome: { stored: page }, stored: PageStore.keep(cache, rule.keyPrefix, request, page, varyOn, kept) };
   }
 
-  /** The miss of this URL being computed now, if any. */
-  computingNow(flight: string): Promise<unknown> | undefined {
-    return this.computing.runningNow(flight);
-  }
-
-  /** Records a miss being computed until `done` settles. */
-  startComputing(flight: string, done: Promise<void>): void {
-    void this.computing.run(flight, () => done);
+  /**
+   * Remembers the page as hit-for-miss; for requests with credentials, the whole URL (for the
+   * same credentials): what makes their responses uncacheable is most often what they bring, and
+   * anonymous requests, which it never covers, keep their pages.
+   */
+  private refused(run: PageRun, refusal: string): { outcome: PageOutcome; stored: Promise<void> } {
+    this.hitForMiss.remember(run.variant);
+    if (run.credentialed) this.hitForMiss.remember(run.urlVariant);
+    return { outcome: { refused: refusal }, stored: Promise.resolve() };
   }
 }
 
-// The page cache fails open: a store that errors is a miss, and the app answers from the handler.
-// The alias has already logged the failure (once per burst) and counted it.
-async function quietGet<T>(cache: Cache, key: string): Promise<T | undefined> {
-  try {
-    return await cache.get<T>(key);
-  } catch {
-    return undefined;
-  }
+function hasCredentials(request: PageRequest): boolean {
+  return request.header('authorization') !== undefined || request.header('cookie') !== undefined;
 }
 
-async function quietSet(cache: Cache, key: string, value: unknown, timeout: TimeoutSeconds): Promise<void> {
-  try {
-    await cache.set(key, value, timeout);
-  } catch {
-    // see quietGet
-  }
-}
-
-export function serverTiming(status: CacheStatus, lookupMs: number): string {
-  return `cache;desc="${status}";dur=${lookupMs.toFixed(2)}`;
-}
-
-/** The parts of Nest's `ApplicationConfig` read for versioning. */
-interface AppConfig {
-  getVersioning?(): VersioningOptions | undefined;
-}
-
-/** The parts of Nest's `ApplicationConfig` read for the app's global guards and interceptors. */
-interface GlobalEnhancers {
-  getGlobalGuards(): unknown[];
-  getGlobalInterceptors(): unknown[];
-  getGlobalRequestGuards?(): unknown[];
-  getGlobalRequestInterceptors?(): Array<{ instance: unknown }>;
+/** What a request brings that could make a response its own: a request with credentials is never counted with one without. */
+function credentialsPart(request: PageRequest): string {
+  return (
+    (request.header('authorization') === undefined ? '' : 'a') + (request.header('cookie') === undefined ? '' : 'c')
+  );
 }

@@ -6,7 +6,16 @@ import type { CacheModuleOptions } from '../interfaces/cache-options.interface.j
 const SITE_FIELDS = ['cache', 'timeout', 'keyPrefix', 'staleWhileRevalidate'];
 // `invalidation` is checked by resolveInvalidationOptions, `metrics` by resolveMetricsOptions,
 // `tracing` and `panel` by createObservability.
-const OPTION_FIELDS = ['site', 'statusHeader', 'allowedHosts', 'invalidation', 'metrics', 'tracing', 'panel'];
+const OPTION_FIELDS = [
+  'site',
+  'statusHeader',
+  'allowedHosts',
+  'serverHits',
+  'invalidation',
+  'metrics',
+  'tracing',
+  'panel',
+];
 // RFC 9110 §5.1: a field name is a token.
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -31,6 +40,11 @@ export function resolveHttpOptions(options: CacheModuleOptions | undefined): Cac
   ) {
     throw new CacheConfigError(
       `allowedHosts must be a list of host names such as ['example.com', '.example.com']; got ${describeValue(given.allowedHosts)}.`,
+    );
+  }
+  if (given.serverHits !== undefined && typeof given.serverHits !== 'boolean') {
+    throw new CacheConfigError(
+      `serverHits must be true or false (false: no page hit is answered before the framework); got ${describeValue(given.serverHits)}.`,
     );
   }
   if (site !== undefined) {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { CachePageInterceptor } from './cache-page.interceptor.js';
-import type { PageRule } from './page-cache.js';
+import type { PageRule } from './page-rule.js';
 
 /**
  * The per-site cache (Django's cache middleware pair), bound to every route when

@@ -139,8 +139,8 @@ export function toStoredPage(response: CapturedResponse, timeout: TimeoutSeconds
   };
 }
 
-export function isStale(page: StoredPage): boolean {
-  return page.freshUntil !== null && Date.now() > page.freshUntil;
+export function isStale(page: StoredPage, now = Date.now()): boolean {
+  return page.freshUntil !== null && now > page.freshUntil;
 }
 
 /**

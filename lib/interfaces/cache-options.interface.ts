@@ -243,6 +243,13 @@ export interface CacheModuleOptions {
    */
   allowedHosts?: string[];
   /**
+   * Whether page hits may be answered at the HTTP server's `request` event, before the framework,
+   * on routes where nothing else (middleware, hooks, guards, interceptors) would run for them
+   * (default `true`); `false` answers them after the framework's middleware, before Nest's
+   * pipeline, as on routes where something else runs.
+   */
+  serverHits?: boolean;
+  /**
    * The TypeORM subscriber that invalidates `dependsOn` entries when rows change: on the default
    * DataSource unless told otherwise; `false` turns it off.
    */

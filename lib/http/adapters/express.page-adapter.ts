@@ -18,14 +18,29 @@ interface ExpressRequest extends IncomingMessage {
 
 type Middleware = (request: IncomingMessage, response: ServerResponse, next: (error?: unknown) => void) => void;
 
+/** A layer of Express 5's router (the `router` package). */
+interface Layer {
+  name: string;
+  handle: object;
+  route?: { stack: Array<{ handle: object }> };
+  match(path: string): boolean;
+}
+
 /** The parts of an Express 5 application used here. */
 export interface ExpressApp {
   use(middleware: Middleware): unknown;
-  router: { stack: Array<{ route?: { stack: Array<{ handle: object }> } }> };
+  router: { stack: Layer[] };
 }
+
+// body-parser's middleware, as Nest registers them: they read only requests with a body, which
+// the page cache never answers (see isCacheableRequest).
+const BODY_PARSERS = new Set(['jsonParser', 'urlencodedParser', 'rawParser', 'textParser']);
 
 /** Express: responses are Node's `ServerResponse`; a body leaves through `end()`. */
 export class ExpressPageAdapter implements PageAdapter {
+  /** The page cache's own middleware, once placed. */
+  private early: Middleware | undefined;
+
   constructor(private readonly app: ExpressApp) {}
 
   /**
@@ -35,9 +50,10 @@ export class ExpressPageAdapter implements PageAdapter {
    * answers anything.
    */
   answerBeforeRouting(answer: (request: unknown, response: unknown) => Promise<boolean>): void {
-    this.app.use((request, response, next) => {
+    this.early = (request, response, next) => {
       answer(request, response).then((answered) => answered || next(), next);
-    });
+    };
+    this.app.use(this.early);
     const stack = this.app.router.stack;
     const layer = stack.pop()!;
     const firstHandler = stack.findIndex((candidate) =>
@@ -101,6 +117,25 @@ export class ExpressPageAdapter implements PageAdapter {
 
   onClose(response: ServerResponse, callback: () => void): void {
     response.once('close', callback);
+  }
+
+  /**
+   * The layers Express runs before the page cache's for `path`: each must be the page cache's,
+   * a body parser, or one of Nest's own (the layers a new adapter's app holds); a route of
+   * middleware or a middleware of the app's is something that runs.
+   */
+  whatRunsBefore(path: string, fresh: unknown): string | undefined {
+    const nests = new Set((fresh as ExpressApp).router.stack.map((layer) => String(layer.handle)));
+    for (const layer of this.app.router.stack) {
+      if (layer.handle === this.early) return undefined;
+      if (BODY_PARSERS.has(layer.name) || nests.has(String(layer.handle)) || !layer.match(path)) continue;
+      return `the middleware ${layer.name === '<anonymous>' ? '(anonymous)' : layer.name}`;
+    }
+    return 'the page cache is not before the routes';
+  }
+
+  registrations(): number {
+    return this.app.router.stack.length;
   }
 }
 

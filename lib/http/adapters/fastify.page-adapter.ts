@@ -44,6 +44,32 @@ export interface FastifyInstance {
   addHook(name: 'onRequest', hook: OnRequest): unknown;
 }
 
+// Fastify's request lifecycle hooks (lib/hooks.js), each of which could run for a hit.
+const LIFECYCLE_HOOKS = [
+  'onRequest',
+  'preParsing',
+  'preValidation',
+  'preHandler',
+  'preSerialization',
+  'onSend',
+  'onResponse',
+  'onError',
+  'onTimeout',
+  'onRequestAbort',
+] as const;
+
+/** Fastify's and @fastify/middie's state, under the symbols they keep it behind (by description). */
+function symbolState<T>(target: object, description: string): T | undefined {
+  const symbol = symbolOf(target, description);
+  return symbol === undefined ? undefined : ((target as Record<symbol, T>)[symbol] as T);
+}
+
+function symbolOf(target: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(target).find((candidate) => candidate.description === description);
+}
+
+type Hooks = Partial<Record<(typeof LIFECYCLE_HOOKS)[number], Array<(...args: unknown[]) => unknown>>>;
+
 /**
  * Fastify: a body is serialized before the `onSend` hooks, which may still change headers; one
  * hook, added at startup, hands the responses being captured to the page cache.
@@ -54,14 +80,20 @@ export class FastifyPageAdapter implements PageAdapter {
    * gives the payload to send (none once the response became a `304`).
    */
   private readonly finishers = new WeakMap<FastifyRequest, (payload: unknown) => unknown>();
+  /** The page cache's own hooks. */
+  private readonly ownHooks = new Set<unknown>();
+  /** The symbols Fastify and @fastify/middie keep their state behind, by description, once found. */
+  private readonly symbols = new Map<string, symbol>();
 
   constructor(private readonly instance: FastifyInstance) {
-    instance.addHook('onSend', (request, reply, payload, done) => {
+    const onSend: OnSend = (request, reply, payload, done) => {
       const finish = this.finishers.get(request);
       if (finish === undefined) return done(null, payload);
       this.finishers.delete(request);
       done(null, finish(payload));
-    });
+    };
+    this.ownHooks.add(onSend);
+    instance.addHook('onSend', onSend);
   }
 
   /**
@@ -69,10 +101,12 @@ export class FastifyPageAdapter implements PageAdapter {
    * added, so this one comes after Nest's middleware (which Nest adds when the app starts).
    */
   answerBeforeRouting(answer: (request: unknown, reply: unknown) => Promise<boolean>): void {
-    this.instance.addHook('onRequest', (request, reply, done) => {
+    const onRequest: OnRequest = (request, reply, done) => {
       // An answered request stops here: its reply is sent, and `done` is not called.
       answer(request, reply).then((answered) => answered || done(), done);
-    });
+    };
+    this.ownHooks.add(onRequest);
+    this.instance.addHook('onRequest', onRequest);
   }
 
   describe(request: FastifyRequest): PageRequest {
@@ -134,6 +168,49 @@ export class FastifyPageAdapter implements PageAdapter {
 
   onClose(reply: FastifyReply, callback: () => void): void {
     reply.raw.once('close', callback);
+  }
+
+  /**
+   * Every lifecycle hook of the root context must be the page cache's, one of Nest's own (those a
+   * new adapter's instance holds), or @fastify/middie's with no middleware; Nest's routes are
+   * registered on the root context, so no plugin's encapsulated hooks reach them. Options that
+   * act per request (a URL rewrite, request logging) run too.
+   */
+  whatRunsBefore(_path: string, fresh: unknown): string | undefined {
+    const options = this.state<Record<string, unknown>>('fastify.options') ?? {};
+    if (options.rewriteUrl !== undefined) return "Fastify's rewriteUrl";
+    // Request logging: Fastify logs through a no-op logger unless given one (a new instance's is that one).
+    const logs = (instance: object) => String((instance as { log?: { info?: unknown } }).log?.info);
+    if (logs(this.instance) !== logs(fresh as object)) return "Fastify's request logging";
+    if (this.state<boolean>('fastify-middie-has-middlewares') === true) return 'middleware';
+    const hooks = this.state<Hooks>('fastify.hooks');
+    const nests = symbolState<Hooks>(fresh as object, 'fastify.hooks');
+    if (hooks === undefined || nests === undefined) return "Fastify's hooks (not readable)";
+    for (const name of LIFECYCLE_HOOKS) {
+      const nest = new Set((nests[name] ?? []).map(String));
+      for (const hook of hooks[name] ?? []) {
+        if (this.ownHooks.has(hook) || nest.has(String(hook)) || hook.name === 'runMiddie') continue;
+        return `a Fastify ${name} hook${hook.name ? ` (${hook.name})` : ''}`;
+      }
+    }
+    return undefined;
+  }
+
+  registrations(): number {
+    const hooks = this.state<Hooks>('fastify.hooks') ?? {};
+    const middleware = this.state<unknown[]>('fastify-middie-middlewares')?.length ?? 0;
+    return LIFECYCLE_HOOKS.reduce((sum, name) => sum + (hooks[name]?.length ?? 0), middleware);
+  }
+
+  /** Asked on every request answered at the server: the symbol is looked for once. */
+  private state<T>(description: string): T | undefined {
+    let symbol = this.symbols.get(description);
+    if (symbol === undefined) {
+      symbol = symbolOf(this.instance, description);
+      if (symbol === undefined) return undefined;
+      this.symbols.set(description, symbol);
+    }
+    return (this.instance as unknown as Record<symbol, T>)[symbol];
   }
 }
 

@@ -25,4 +25,13 @@ export interface PageAdapter {
   answerBeforeRouting(answer: (request: unknown, response: unknown) => Promise<boolean>): void;
   /** Calls `callback` when the exchange is over, answered or abandoned. */
   onClose(response: unknown, callback: () => void): void;
+  /**
+   * What the platform would run for a GET of `path` before the page cache answers it before
+   * routing (middleware, hooks, plugins), or `undefined` if nothing but the page cache and Nest's
+   * own parts of the platform would. `fresh` is a new instance of the same platform made by a new
+   * Nest adapter: what it holds is Nest's own, idle unless its hooks are set (NestInternals).
+   */
+  whatRunsBefore(path: string, fresh: unknown): string | undefined;
+  /** A number that changes whenever middleware or hooks are registered: `whatRunsBefore` is then asked again. */
+  registrations(): number;
 }
