@@ -4,10 +4,12 @@
 // of use too; a Map's get and set are printed beside it); filesystem against fs/promises (read; write to a temporary file + rename;
 // when full, also unlink the oldest file); database against the same SQL on the same DataSource
 // (when full, also a DELETE of the oldest row). Sizes 1e3 and 1e4 (locmem to 1e5) by default;
-// NESTJS_CACHES_BENCH_SCALING=full adds 1e5 (locmem 1e6). Each size's tasks run interleaved,
-// three slices each, and the median is kept. "Growth" is the largest size's ns/op over 1e3's.
+// NESTJS_CACHES_BENCH_SCALING=full adds 1e5 (locmem 1e6). locmem's tasks run interleaved size by
+// size, three slices each; filesystem's and database's tasks of all sizes run interleaved together,
+// fifteen slices each (five for a set into a full store). The median is kept. "Growth" is the
+// largest size's ns/op over 1e3's.
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +25,8 @@ import { environmentHeader, formatNs, formatRatio, isMain, measure, printTable }
 const FULL = process.env.NESTJS_CACHES_BENCH_SCALING === 'full';
 const SIZES = FULL ? [1e3, 1e4, 1e5] : [1e3, 1e4];
 const LOCMEM_SIZES = FULL ? [1e3, 1e4, 1e5, 1e6] : [1e3, 1e4, 1e5];
+// NESTJS_CACHES_BENCH_SCALING_ONLY=filesystem,database runs only those (default: all three).
+const ONLY = (process.env.NESTJS_CACHES_BENCH_SCALING_ONLY ?? 'locmem,filesystem,database').split(',');
 const CULL_FREQUENCY = 3;
 const NEVER = '9999-12-31 23:59:59.999';
 // Ops per timed call of get and of set over existing keys (random keys of the store).
@@ -84,6 +88,50 @@ function tasksFor(n, batch, stores) {
 async function measureSize(n, batch, stores) {
   const results = await measure(tasksFor(n, batch, stores), { rounds: 3, sliceMs: 150, warmupMs: 100 });
   return Object.fromEntries(results.map((r) => [r.name, r.nsPerOp]));
+}
+
+/**
+ * Every size's tasks in one interleaved measurement, the stores of all sizes open side by side:
+ * a burst of outside load then falls on each size alike, so a growth (largest over smallest)
+ * compares slices taken minutes apart no more. Measured one size after the other, the shared
+ * machine's load moved by 2-4x between sizes and made up growth of its own.
+ * @returns per size, the results as `measureSize`'s.
+ */
+async function measureSizesTogether(batch, storesBySize) {
+  const tasks = [...storesBySize].flatMap(([n, stores]) =>
+    tasksFor(n, batch, stores).map((task) => ({ ...task, name: `${n} ${task.name}` })),
+  );
+  // A set into a full store is a cull cycle per call (seconds at 1e5), so its tasks get five
+  // slices of their own; get and set get fifteen short ones, the medians of enough slices to
+  // stand against a server's scheduling on a loaded machine.
+  const isFull = (task) => task.name.includes('setFull');
+  const results = [
+    ...(await measure(
+      tasks.filter((task) => !isFull(task)),
+      { rounds: 15, sliceMs: 100, warmupMs: 100 },
+    )),
+    ...(await measure(tasks.filter(isFull), { rounds: 5, sliceMs: 150, warmupMs: 100 })),
+  ];
+  return new Map(
+    [...storesBySize.keys()].map((n) => [
+      n,
+      Object.fromEntries(
+        results.filter((r) => r.name.startsWith(`${n} `)).map((r) => [r.name.slice(`${n} `.length), r.nsPerOp]),
+      ),
+    ]),
+  );
+}
+
+/** Opens a subject per size, measures them together, reports each size and closes them all. */
+async function runSizesTogether(backend, batch, open, report) {
+  const subjects = new Map();
+  try {
+    for (const n of SIZES) subjects.set(n, await open(n));
+    const bySize = await measureSizesTogether(batch, new Map([...subjects].map(([n, subject]) => [n, subject.stores])));
+    for (const [n, results] of bySize) report(backend, n, results);
+  } finally {
+    for (const subject of subjects.values()) await subject.close();
+  }
 }
 
 // --- locmem -----------------------------------------------------------------------------------
@@ -231,10 +279,17 @@ async function filesystemAt(n, root) {
     full: { backend: 'filesystem', location: dirs.full, timeout: null, options: { maxEntries: n } },
   });
   const caches = app.get(Caches);
-  const basePath = (dir, i) => join(dir, `${i}.bin`);
-  // The hand-written store: a file per key, written whole to a temporary name, renamed into place.
+  // The hand-written store: a file per key, written whole to a temporary name, renamed into place;
+  // its files and temporary files are named as the library's, so both directories have one shape.
+  const basePath = (dir, i) =>
+    join(
+      dir,
+      `${createHash('sha256')
+        .update(`:1:${keyOf(i)}`)
+        .digest('hex')}.ncache`,
+    );
   const baseWrite = async (dir, i) => {
-    const temp = join(dir, `${randomBytes(12).toString('hex')}.tmp`);
+    const temp = join(dir, `${randomBytes(12).toString('hex')}.ncache-tmp`);
     await writeFile(temp, serialize(value(i)));
     await rename(temp, basePath(dir, i));
   };
@@ -274,11 +329,7 @@ async function filesystemAt(n, root) {
 async function runFilesystem(report) {
   const root = mkdtempSync(join(tmpdir(), 'nestjs-caches-bench-scaling-'));
   try {
-    for (const n of SIZES) {
-      const subject = await filesystemAt(n, root);
-      report('filesystem', n, await measureSize(n, BATCH.filesystem, subject.stores));
-      await subject.close();
-    }
+    await runSizesTogether('filesystem', BATCH.filesystem, (n) => filesystemAt(n, root), report);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -361,27 +412,25 @@ async function runDatabase(report) {
   try {
     // WAL without a sync per commit, as a busy SQLite cache would run: the fsync of the default
     // journal swamps what is measured here (both sides share the connection and its settings).
-    const sqlite = {
+    // A database file per size, as a store of that size would have.
+    const sqlite = (n) => ({
       type: 'better-sqlite3',
-      database: join(root, 'scaling.sqlite'),
+      database: join(root, `scaling-${n}.sqlite`),
       enableWAL: true,
       prepareDatabase: (db) => db.pragma('synchronous = NORMAL'),
-    };
-    for (const n of SIZES) {
-      const subject = await databaseAt(n, sqlite);
-      report('database (SQLite)', n, await measureSize(n, BATCH.database, subject.stores));
-      await subject.close();
-    }
+    });
+    await runSizesTogether('database (SQLite)', BATCH.database, (n) => databaseAt(n, sqlite(n)), report);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
   const url = process.env.POSTGRES_URL;
   if (!url) return console.log('\ndatabase (PostgreSQL): skipped, POSTGRES_URL is not set.');
-  for (const n of SIZES) {
-    const subject = await databaseAt(n, { type: 'postgres', url });
-    report('database (PostgreSQL)', n, await measureSize(n, BATCH.database, subject.stores));
-    await subject.close();
-  }
+  await runSizesTogether(
+    'database (PostgreSQL)',
+    BATCH.database,
+    (n) => databaseAt(n, { type: 'postgres', url }),
+    report,
+  );
 }
 
 // --- report -----------------------------------------------------------------------------------
@@ -412,9 +461,9 @@ export async function runScalingBench() {
           : ''),
     );
   };
-  await runLocmem(report);
-  await runFilesystem(report);
-  await runDatabase(report);
+  if (ONLY.includes('locmem')) await runLocmem(report);
+  if (ONLY.includes('filesystem')) await runFilesystem(report);
+  if (ONLY.includes('database')) await runDatabase(report);
   const rows = [];
   for (const [backend, sizes] of measured) {
     const [first, last] = [sizes[0], sizes[sizes.length - 1]];

@@ -91,9 +91,19 @@ export class DatabaseBackend implements CacheBackend {
 
   async set(key: string, value: unknown, ttlMs: TtlMs): Promise<void> {
     const encoded = encode(key, value);
+    const expires = expiresOf(ttlMs);
     await this.cull();
-    const { created } = await this.insert(this.pool, this.statements().upsert, [key, encoded, expiresOf(ttlMs)], [key]);
-    this.rows.added(created);
+    const s = this.statements();
+    if (s.returnCreated) {
+      this.rows.added((await this.insert(this.pool, s.upsert, [key, encoded, expires], [key])).created);
+      return;
+    }
+    // SQLite's upsert cannot say whether it created its row: an update of the key's row first
+    // can, in the one statement a set over an existing key needs (no look-up beside the upsert).
+    if (((await this.run(s.replace, [encoded, expires, key])).affected ?? 0) > 0) return;
+    // No row had the key: the upsert creates it, unless another write of the key came in
+    // between (then the count is one high until the next count).
+    this.rows.added((await this.run(s.upsert, [key, encoded, expires])).affected ?? 0);
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, unknown]>, ttlMs: TtlMs): Promise<string[]> {

@@ -27,6 +27,7 @@ export class Statements {
   readonly getLive: string;
   readonly upsert: string;
   readonly add: string;
+  readonly replace: string;
   readonly compareAndSet: string;
   readonly touch: string;
   readonly deleteLive: string;
@@ -47,6 +48,7 @@ export class Statements {
     this.upsert = upsert + this.returnCreated;
     // The update branch only runs over an expired row: a live one makes the statement change nothing.
     this.add = `${upsert} WHERE ${t}.expires <= ${p(3)}${this.returnCreated}`;
+    this.replace = `UPDATE ${t} SET value = ${p(0)}, expires = ${p(1)} WHERE cache_key = ${p(2)}`;
     this.compareAndSet = `UPDATE ${t} SET value = ${p(0)} WHERE cache_key = ${p(1)} AND value = ${p(2)}`;
     this.touch = `UPDATE ${t} SET expires = ${p(0)} WHERE cache_key = ${p(1)} AND expires > ${p(2)}`;
     this.deleteLive = `DELETE FROM ${t} WHERE cache_key = ${p(0)} AND expires > ${p(1)}`;
