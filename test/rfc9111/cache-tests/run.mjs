@@ -14,20 +14,28 @@
 // fastify-decorator (`@CachePage(300)` on the proxy route), and reference: lib/http/rfc9111's
 // rules alone in a plain reverse proxy (reference-cache.ts), what `rules: 'rfc9111'` should reach,
 // with heuristic freshness on, and reference-no-heuristic, with it off (the rules' default).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PUBLISHED, scoreBundledResults } from './published.mjs';
-import { score, totals } from './score.mjs';
-
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
-const suiteDir = resolve(root, 'node_modules/http-cache-tests');
+// The suite is installed here on first use, not as a devDependency of the project: its package
+// depends on npm 6, whose `npm` binary would shadow the real one in every npm script.
+const suiteDir = resolve(here, 'node_modules/http-cache-tests');
+if (!existsSync(suiteDir)) {
+  const installed = spawnSync('npm', ['install', '--no-audit', '--no-fund', '--no-package-lock'], {
+    cwd: here,
+    stdio: 'inherit',
+  });
+  if (installed.status !== 0) throw new Error(`npm install of http-cache-tests in ${here} failed`);
+}
+const { PUBLISHED, scoreBundledResults } = await import('./published.mjs');
+const { score, totals } = await import('./score.mjs');
 const CONFIGURATIONS = [
   'express-site',
   'fastify-site',
