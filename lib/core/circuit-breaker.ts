@@ -82,7 +82,7 @@ export function withCircuitBreaker(
         return failed(error);
       }
       if (!(result instanceof Promise)) return succeeded(result);
-      return deadlines === undefined ? result.then(succeeded, failed) : deadlines.race(result, succeeded, failed);
+      return (deadlines === undefined ? result : deadlines.race(result)).then(succeeded, failed);
     };
   // A plain object, not a Proxy: its methods are found as fast as the backend's own. Every method
   // is bound to the backend, so that state a backend keeps on `this` stays on the backend.
